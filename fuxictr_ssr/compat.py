@@ -1,0 +1,36 @@
+"""What differs between the fuxictr releases we support (2.3.9, 2.3.10) and today's libraries.
+
+* ``RankDataLoader`` is a class with ``.make_iterator()`` in 2.3.9 and a function returning the
+  loaders in 2.3.10: :func:`rank_data_loaders` hides the difference.
+* fuxictr 2.3.9's ``BaseModel.fit`` reads ``np.Inf`` (gone in numpy 2) and its metrics call
+  ``log_loss(..., eps=1e-7)`` (gone in scikit-learn 1.5). :func:`patch_fuxictr` restores both,
+  keeping BARS's logloss definition (predictions clipped to [1e-7, 1 - 1e-7]) in every release.
+"""
+import inspect
+
+import numpy as np
+from sklearn import metrics as sklearn_metrics
+
+LOGLOSS_EPS = 1e-7
+
+
+def clipped_log_loss(y_true, y_pred, eps=LOGLOSS_EPS, **kwargs):
+    """BARS logloss: binary cross-entropy with predictions clipped to [eps, 1 - eps]."""
+    return sklearn_metrics.log_loss(y_true, np.clip(y_pred, eps, 1 - eps), **kwargs)
+
+
+def patch_fuxictr():
+    """Make fuxictr 2.3.9/2.3.10 run on numpy 2 and current scikit-learn; idempotent."""
+    if not hasattr(np, "Inf"):
+        np.Inf = np.inf
+    import fuxictr.metrics
+    fuxictr.metrics.log_loss = clipped_log_loss
+
+
+def rank_data_loaders(feature_map, stage, **params):
+    """Call fuxictr's ``RankDataLoader`` under either API; return what ``make_iterator`` returns."""
+    from fuxictr.pytorch.dataloaders import RankDataLoader
+    loaders = RankDataLoader(feature_map, stage=stage, **params)
+    if inspect.isclass(RankDataLoader):
+        loaders = loaders.make_iterator()
+    return loaders

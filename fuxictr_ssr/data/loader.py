@@ -1,0 +1,82 @@
+import glob
+import os
+
+import numpy as np
+import pandas as pd
+import torch
+
+
+def _resolve(data_path):
+    """Find the preprocessed split: ``X.parquet``, a folder of parquet parts, or ``X.npz``."""
+    for candidate in (data_path, data_path + ".parquet", data_path + ".npz"):
+        if os.path.isfile(candidate):
+            return [candidate]
+        if os.path.isdir(candidate):
+            parts = sorted(glob.glob(os.path.join(candidate, "*.parquet")) +
+                           glob.glob(os.path.join(candidate, "*.npz")))
+            if parts:
+                return parts
+    raise ValueError(f"preprocessed data {data_path!r} not found (looked for .parquet, .npz and "
+                     "a folder of parts); delete feature_map.json in the data folder to rebuild it")
+
+
+def _read_columns(path, columns):
+    if path.endswith(".npz"):
+        with np.load(path) as arrays:
+            missing = [c for c in columns if c not in arrays]
+            if missing:
+                raise ValueError(f"{path}: missing columns {missing}")
+            return {c: arrays[c] for c in columns}
+    frame = pd.read_parquet(path, columns=columns)
+    return {c: (np.stack(frame[c].to_numpy()) if frame[c].dtype == object else frame[c].to_numpy())
+            for c in columns}
+
+
+class ColumnarDataLoader:
+    """In-memory loader that keeps every column in its own dtype and slices whole batches.
+
+    It yields the batch dicts fuxictr's models expect (column name -> tensor). Shuffling draws
+    one permutation per epoch from a generator seeded with ``seed`` and the epoch number, so the
+    same seed gives the same batches whatever else used the global RNG. fuxictr's
+    ``RankDataLoader`` constructs it when a config says ``data_loader: columnar`` (the default of
+    our runner).
+
+    Args:
+        feature_map: fuxictr ``FeatureMap``; its features and labels name the columns read.
+        data_path: preprocessed split (parquet file or folder of parts, or npz).
+        split: ``train``, ``valid`` or ``test``; only ``train`` is shuffled.
+        batch_size: rows per batch (the last batch may be smaller).
+        shuffle: shuffle the train split every epoch.
+        seed: base seed of the shuffle.
+    """
+
+    def __init__(self, feature_map, data_path, split="train", batch_size=32, shuffle=False,
+                 seed=2021, **kwargs):
+        columns = list(feature_map.features) + list(feature_map.labels)
+        parts = [_read_columns(path, columns) for path in _resolve(data_path)]
+        self.columns = {c: torch.from_numpy(np.concatenate([part[c] for part in parts]))
+                        for c in columns}
+        self.batch_size = batch_size
+        self.shuffle = shuffle and split == "train"
+        self.seed = seed
+        self.epoch = 0
+        self.num_samples = len(next(iter(self.columns.values())))
+        self.num_blocks = len(parts)
+        if self.num_samples == 0:
+            raise ValueError(f"{data_path}: the {split} split has no rows")
+        self.num_batches = -(-self.num_samples // batch_size)
+
+    def __len__(self):
+        return self.num_batches
+
+    def __iter__(self):
+        if self.shuffle:
+            generator = torch.Generator().manual_seed(self.seed * 1000003 + self.epoch)
+            order = torch.randperm(self.num_samples, generator=generator)
+            self.epoch += 1
+        for start in range(0, self.num_samples, self.batch_size):
+            if self.shuffle:
+                rows = order[start:start + self.batch_size]
+                yield {c: values[rows] for c, values in self.columns.items()}
+            else:
+                yield {c: values[start:start + self.batch_size] for c, values in self.columns.items()}

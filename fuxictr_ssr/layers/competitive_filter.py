@@ -1,0 +1,47 @@
+import torch
+from torch import nn
+
+from .iterative_competitive_sparse import IterativeCompetitiveSparse
+
+
+class CompetitiveFilter(nn.Module):
+    """Learned, input-dependent filter of SSR-D: per-view projection sparsified by ICS.
+
+    .. math::
+        u_i = x W^{in}_i, \\quad g_i = \\mathrm{ICS}_i(u_i), \\quad
+        h_i = g_i \\odot (x W^{val}_i) \\ \\text{(gate on)} \\quad\\text{or}\\quad h_i = g_i
+
+    The projections of all views (and the gate's value projection) are one bias-free
+    ``nn.Linear`` of width ``b * d_v`` (``2 * b * d_v`` with the gate), reshaped per view.
+
+    Args:
+        input_dim: d_in.
+        num_views: b.
+        view_dim: d_v.
+        iterations: ICS iterations T (0 = ReLU).
+        alpha_init, gamma_init: ICS initial values.
+        gate: multiply the sparse map with a second projection of x.
+
+    Shape:
+        input ``[B, d_in]`` -> output ``[B, b, d_v]``.
+
+    Example:
+        >>> f = CompetitiveFilter(input_dim=100, num_views=4, view_dim=32, iterations=5)
+        >>> f(torch.randn(8, 100)).shape
+        torch.Size([8, 4, 32])
+    """
+
+    def __init__(self, input_dim, num_views, view_dim, iterations=5, alpha_init=0.1,
+                 gamma_init=1.0, gate=True):
+        super().__init__()
+        self.num_views = num_views
+        self.view_dim = view_dim
+        self.gate = gate
+        num_projections = 2 if gate else 1
+        self.projection = nn.Linear(input_dim, num_projections * num_views * view_dim, bias=False)
+        self.ics = IterativeCompetitiveSparse(num_views, view_dim, iterations, alpha_init, gamma_init)
+
+    def forward(self, x):
+        projected = self.projection(x).view(x.size(0), -1, self.num_views, self.view_dim)
+        sparse = self.ics(projected[:, 0])
+        return sparse * projected[:, 1] if self.gate else sparse

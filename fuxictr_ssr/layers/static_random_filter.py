@@ -1,0 +1,60 @@
+import torch
+from torch import nn
+
+
+def draw_view_indices(input_dim, num_views, view_dim, seed):
+    """Draw one fixed index set per view from a generator seeded with ``seed``.
+
+    A view never repeats an index while ``view_dim <= input_dim``; a wider view concatenates
+    several independent permutations of ``range(input_dim)``. Views may overlap.
+
+    Returns:
+        LongTensor of shape ``[num_views, view_dim]``.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    perms_per_view = -(-view_dim // input_dim)  # ceil division
+    views = []
+    for _ in range(num_views):
+        perms = [torch.randperm(input_dim, generator=generator) for _ in range(perms_per_view)]
+        views.append(torch.cat(perms)[:view_dim])
+    return torch.stack(views)
+
+
+class StaticRandomFilter(nn.Module):
+    """Fixed random selection of input dimensions for every view (the SSR-S filter).
+
+    .. math::
+        h_i = x[I_i], \\quad I_i \\subset \\{0..d_{in}-1\\},\\ |I_i| = d_v
+
+    The index sets are drawn once from ``seed`` and kept as a buffer, so they are part of the
+    state dict: a reloaded checkpoint filters exactly the same dimensions. All views are gathered
+    with a single ``index_select``.
+
+    Args:
+        input_dim: d_in, width of the input vector.
+        num_views: b, number of views.
+        view_dim: d_v, dimensions kept per view.
+        seed: seed of the generator that draws the index sets.
+
+    Shape:
+        input ``[B, d_in]`` -> output ``[B, b, d_v]``.
+
+    Example:
+        >>> f = StaticRandomFilter(input_dim=100, num_views=4, view_dim=32, seed=7)
+        >>> f(torch.randn(8, 100)).shape
+        torch.Size([8, 4, 32])
+    """
+
+    def __init__(self, input_dim, num_views, view_dim, seed):
+        super().__init__()
+        self.input_dim = input_dim
+        self.num_views = num_views
+        self.view_dim = view_dim
+        self.register_buffer("indices", draw_view_indices(input_dim, num_views, view_dim, seed))
+
+    def forward(self, x):
+        gathered = x.index_select(1, self.indices.view(-1))
+        return gathered.view(x.size(0), self.num_views, self.view_dim)
+
+    def extra_repr(self):
+        return f"input_dim={self.input_dim}, num_views={self.num_views}, view_dim={self.view_dim}"

@@ -1,0 +1,50 @@
+from fuxictr.pytorch.layers import FeatureEmbedding, MLP_Block
+from fuxictr.pytorch.models import BaseModel
+
+from ..config import require_int_list, require_positive_int, require_rate
+from ..registry import register_model
+from .common import effective_params, flattened_embedding_dim
+
+
+@register_model
+class DNN(BaseModel):
+    """Plain deep CTR model: flattened field embeddings -> MLP -> logit, BARS parameter names.
+
+    MLP block per hidden layer: Linear -> BatchNorm (if ``batch_norm``) -> activation -> Dropout.
+
+    Args (beyond BaseModel's):
+        embedding_dim: embedding size per field.
+        hidden_units: MLP widths, e.g. ``[400, 400, 400]``.
+        hidden_activations: activation name (``ReLU``) or one per layer.
+        net_dropout: dropout after every hidden layer.
+        batch_norm: BatchNorm after every hidden Linear.
+    """
+
+    def __init__(self, feature_map, model_id="DNN", gpu=-1, learning_rate=1e-3,
+                 embedding_dim=10, hidden_units=(64, 64, 64), hidden_activations="ReLU",
+                 net_dropout=0.0, batch_norm=False, embedding_regularizer=None,
+                 net_regularizer=None, **kwargs):
+        self.check_params({**locals(), **kwargs})
+        super().__init__(feature_map, model_id=model_id, gpu=gpu,
+                         embedding_regularizer=embedding_regularizer,
+                         net_regularizer=net_regularizer, **kwargs)
+        self.embedding_layer = FeatureEmbedding(feature_map, embedding_dim)
+        self.mlp = MLP_Block(input_dim=flattened_embedding_dim(feature_map, embedding_dim), output_dim=1,
+                             hidden_units=list(hidden_units), hidden_activations=hidden_activations,
+                             dropout_rates=net_dropout, batch_norm=batch_norm)
+        self.compile(kwargs["optimizer"], kwargs["loss"], learning_rate)
+        self.reset_parameters()
+        self.model_to_device()
+
+    @classmethod
+    def check_params(cls, params):
+        """Raise ``ValueError`` naming the first bad key of a DNN config."""
+        p = effective_params(cls, params)
+        require_positive_int(p, "embedding_dim")
+        require_int_list(p, "hidden_units")
+        require_rate(p, "net_dropout")
+
+    def forward(self, inputs):
+        X = self.get_inputs(inputs)
+        feature_emb = self.embedding_layer(X, flatten_emb=True)
+        return {"y_pred": self.output_activation(self.mlp(feature_emb))}

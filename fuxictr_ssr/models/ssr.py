@@ -1,0 +1,122 @@
+from torch import nn
+
+from fuxictr.pytorch.layers import FeatureEmbedding, MLP_Block
+from fuxictr.pytorch.models import BaseModel
+
+from ..config import (require, require_choice, require_int_list, require_positive_int,
+                      require_rate)
+from ..layers import MultiViewSSRLayer
+from ..registry import register_model
+from .common import effective_params, flattened_embedding_dim
+
+FILTER_TYPES = ("static", "ics")
+EMBEDDING_NORMS = ("batch_norm", "layer_norm", "none")
+
+
+class EmbeddingNorm(nn.Module):
+    """Normalise field embeddings ``[B, F, D]`` before they are flattened.
+
+    ``batch_norm`` normalises each of the D embedding dimensions with statistics over the batch
+    and all fields; ``layer_norm`` normalises each field's D-vector; ``none`` passes through.
+    """
+
+    def __init__(self, kind, embedding_dim):
+        super().__init__()
+        self.kind = kind
+        if kind == "batch_norm":
+            self.norm = nn.BatchNorm1d(embedding_dim)
+        elif kind == "layer_norm":
+            self.norm = nn.LayerNorm(embedding_dim)
+        else:
+            self.norm = None
+
+    def forward(self, embeddings):
+        if self.kind == "batch_norm":
+            return self.norm(embeddings.transpose(1, 2)).transpose(1, 2)
+        return embeddings if self.norm is None else self.norm(embeddings)
+
+
+@register_model
+class SSR(BaseModel):
+    """SSR: explicit-sparsity CTR model (SSR-S with ``filter_type: static``, SSR-D with ``ics``).
+
+    Field embeddings ``[B, F, D]`` are normalised and flattened to ``x`` (``d_in = F*D``), pass
+    through ``L = len(num_views)`` :class:`~fuxictr_ssr.layers.MultiViewSSRLayer` layers (layer
+    ``l`` has ``num_views[l]`` views of width ``view_dims[l]``; middle layers concatenate views, the
+    last averages them), then a head MLP gives the logit.
+
+    Args (beyond BaseModel's: optimizer, loss, monitor, embedding_regularizer, ...):
+        embedding_dim: D (authors: 16; BARS x1 configs use 10).
+        embedding_norm: ``batch_norm`` | ``layer_norm`` | ``none``.
+        filter_type: ``ics`` (SSR-D) | ``static`` (SSR-S).
+        num_views: views per layer (list; its length is the depth).
+        view_dims: view width per layer (list, same length).
+        fusion_layers: GELU dense layers in each view's residual fusion (authors: 1 for SSR-D,
+            2 for SSR-S).
+        ics_iterations: ICS iterations T (0 = plain ReLU).
+        alpha_init, gamma_init: ICS initial values.
+        ics_gate: gate the sparse map with a second projection (SSR-D).
+        head_hidden_units: hidden units of the head MLP (``[]``: a single Linear).
+        net_dropout: dropout on every SSR layer's output and in the head.
+        filter_seed: seed of SSR-S's index sets; ``null`` uses the run's ``seed``.
+        layer_norm_eps: epsilon of the per-view LayerNorms.
+    """
+
+    def __init__(self, feature_map, model_id="SSR", gpu=-1, learning_rate=1e-3,
+                 embedding_dim=16, embedding_norm="batch_norm", filter_type="ics",
+                 num_views=(8, 8), view_dims=(128, 128), fusion_layers=1, ics_iterations=5,
+                 alpha_init=0.1, gamma_init=1.0, ics_gate=True, head_hidden_units=(),
+                 net_dropout=0.0, filter_seed=None, layer_norm_eps=1e-5,
+                 embedding_regularizer=None, net_regularizer=None, **kwargs):
+        self.check_params({**locals(), **kwargs})
+        super().__init__(feature_map, model_id=model_id, gpu=gpu,
+                         embedding_regularizer=embedding_regularizer,
+                         net_regularizer=net_regularizer, **kwargs)
+        if filter_seed is None:
+            filter_seed = kwargs.get("seed") or 0
+        self.embedding_layer = FeatureEmbedding(feature_map, embedding_dim)
+        self.embedding_norm = EmbeddingNorm(embedding_norm, embedding_dim)
+        input_dim = flattened_embedding_dim(feature_map, embedding_dim)
+        layers = []
+        for depth, (views, view_dim) in enumerate(zip(num_views, view_dims)):
+            layer = MultiViewSSRLayer(
+                input_dim, views, view_dim, filter_type=filter_type,
+                reduce="mean" if depth == len(num_views) - 1 else "concat",
+                fusion_layers=fusion_layers, filter_seed=filter_seed + depth,
+                ics_iterations=ics_iterations, alpha_init=alpha_init, gamma_init=gamma_init,
+                gate=ics_gate, dropout=net_dropout, layer_norm_eps=layer_norm_eps)
+            layers.append(layer)
+            input_dim = layer.output_dim
+        self.ssr_layers = nn.Sequential(*layers)
+        self.head = MLP_Block(input_dim=input_dim, output_dim=1,
+                              hidden_units=list(head_hidden_units), hidden_activations="ReLU",
+                              dropout_rates=net_dropout)
+        self.compile(kwargs["optimizer"], kwargs["loss"], learning_rate)
+        self.reset_parameters()
+        self.model_to_device()
+
+    @classmethod
+    def check_params(cls, params):
+        """Raise ``ValueError`` naming the first bad key of an SSR config."""
+        p = effective_params(cls, params)
+        require_positive_int(p, "embedding_dim")
+        require_choice(p, "embedding_norm", EMBEDDING_NORMS)
+        require_choice(p, "filter_type", FILTER_TYPES)
+        require_int_list(p, "num_views")
+        require_int_list(p, "view_dims")
+        require(len(p["num_views"]) == len(p["view_dims"]), "view_dims",
+                f"a list as long as num_views ({len(p['num_views'])} layers)", p["view_dims"])
+        require_int_list(p, "head_hidden_units", allow_empty=True)
+        for key in ("fusion_layers", "ics_iterations"):
+            value = p[key]
+            require(isinstance(value, int) and not isinstance(value, bool) and value >= 0,
+                    key, "an integer >= 0", value)
+        require_rate(p, "net_dropout")
+        require(p["filter_seed"] is None or isinstance(p["filter_seed"], int), "filter_seed",
+                "an integer or null", p["filter_seed"])
+
+    def forward(self, inputs):
+        X = self.get_inputs(inputs)
+        feature_emb = self.embedding_norm(self.embedding_layer(X))
+        logit = self.head(self.ssr_layers(feature_emb.flatten(start_dim=1)))
+        return {"y_pred": self.output_activation(logit)}

@@ -1,0 +1,69 @@
+"""Model registry: model name -> model class.
+
+Every model this package provides registers itself here with :func:`register_model`; the same
+names are published as Python entry points in the group ``fuxictr.models`` (see ``setup.py``),
+so other tools can discover them. :func:`get_model_class` resolves a config's ``model`` name:
+this registry first, then models other packages publish under ``fuxictr.models``, then the
+model_zoo convention of a local ``src`` package (``getattr(src, name)``).
+"""
+import importlib
+import sys
+from importlib.metadata import entry_points
+
+ENTRY_POINT_GROUP = "fuxictr.models"
+_REGISTRY = {}
+
+
+def register_model(cls):
+    """Class decorator adding ``cls`` to the registry under its class name."""
+    name = cls.__name__
+    if name in _REGISTRY and _REGISTRY[name] is not cls:
+        raise ValueError(f"model name {name!r} is already registered by {_REGISTRY[name]!r}")
+    _REGISTRY[name] = cls
+    return cls
+
+
+def list_models():
+    """Names of the models this package registers, sorted."""
+    _load_builtin_models()
+    return sorted(_REGISTRY)
+
+
+def _load_builtin_models():
+    importlib.import_module("fuxictr_ssr.models")
+
+
+def _from_entry_points(name):
+    for entry_point in entry_points(group=ENTRY_POINT_GROUP):
+        if entry_point.name == name:
+            return entry_point.load()
+    return None
+
+
+def _from_local_src(name, search_dir):
+    """FuxiCTR's model_zoo convention: a ``src`` package next to ``run_expid.py``."""
+    if search_dir is not None and search_dir not in sys.path:
+        sys.path.insert(0, search_dir)
+    try:
+        src = importlib.import_module("src")
+    except ModuleNotFoundError as error:
+        if error.name != "src":
+            raise
+        return None
+    return getattr(src, name, None)
+
+
+def get_model_class(name, search_dir=None):
+    """Resolve a model name; raise ``ValueError`` listing the known names when none matches.
+
+    Args:
+        name: the config's ``model`` value.
+        search_dir: folder that may hold a model_zoo-style ``src`` package (default: the
+            current working directory, as FuxiCTR's ``run_expid.py`` does).
+    """
+    _load_builtin_models()
+    model_class = _REGISTRY.get(name) or _from_entry_points(name) or _from_local_src(name, search_dir)
+    if model_class is None:
+        raise ValueError(f"model: unknown model {name!r}; registered models: {', '.join(list_models())} "
+                         "(or define it in a local 'src' package, as FuxiCTR's model_zoo does)")
+    return model_class

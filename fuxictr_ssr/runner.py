@@ -1,0 +1,190 @@
+"""Train and evaluate one experiment of a FuxiCTR config folder, as FuxiCTR's run_expid.py does.
+
+Order of work: load and check the config (model name, model keys, dataset block, data files) so
+that every config error surfaces before anything slow; then log, seed, preprocess raw data into
+``<data_root>/<dataset_id>/`` (skipped when its ``feature_map.json`` exists), train with
+BaseModel's BARS protocol (monitor, lr x0.1 on plateau, early stop, best checkpoint reloaded),
+evaluate valid and test, and append one result line to ``<config folder name>.csv``.
+"""
+import gc
+import glob
+import importlib
+import logging
+import os
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import fuxictr
+import torch
+
+from .compat import rank_data_loaders
+from .config import RAW_DATA_FORMATS, SPLIT_KEYS, check_data_params, load_params
+from .data import ColumnarDataLoader
+from .models.common import count_parameters
+from .registry import get_model_class
+
+DEFAULT_PARAMS = {
+    "data_loader": "columnar",
+    "log_to_console": True,
+    "feature_processor": "fuxictr.preprocess.FeatureProcessor",
+    "model_root": "./checkpoints/",
+    "seed": 2021,
+    "verbose": 1,
+    "metrics": ["logloss", "AUC"],
+    "task": "binary_classification",
+    "optimizer": "adam",
+    "loss": "binary_crossentropy",
+    "epochs": 100,
+    "batch_size": 4096,
+    "shuffle": True,
+}
+DATA_LOADERS = {"columnar": ColumnarDataLoader, "fuxictr": None}
+
+
+def _data_dir(params):
+    return os.path.join(params["data_root"], params["dataset_id"])
+
+
+def _feature_map_path(params):
+    return os.path.join(_data_dir(params), "feature_map.json")
+
+
+def check_data_files(params):
+    """Raise ``ValueError`` naming the first data file that is missing, and where to get it."""
+    raw = params.get("data_format", "csv") in RAW_DATA_FORMATS
+    if raw and os.path.isfile(_feature_map_path(params)):
+        return  # already preprocessed; the loader checks the processed splits
+    if not raw and not os.path.isfile(_feature_map_path(params)):
+        raise ValueError(f"data_format npz needs a preprocessed folder: {_feature_map_path(params)!r} not found")
+    for key in SPLIT_KEYS:
+        path = params.get(key)
+        if path and not glob.glob(path):
+            hint = params.get("data_source")
+            raise ValueError(
+                f"{key}: data file {path!r} of dataset {params['dataset_id']!r} not found"
+                + (f"; get it from {hint}" if hint else "")
+                + " (paths are relative to the folder the command runs in; set data paths in the dataset config)")
+
+
+def resolve_params(config_dir, expid, gpu=-1, overrides=None):
+    """Load, complete and check an experiment's params; no data is read and nothing is trained.
+
+    Returns ``(params, model_class)``. Raises ``ValueError`` for any config or data-path error.
+    """
+    params = dict(DEFAULT_PARAMS)
+    params.update(load_params(config_dir, expid))
+    params.update(overrides or {})
+    params["gpu"] = gpu
+    model_class = get_model_class(params["model"], search_dir=os.getcwd())
+    if hasattr(model_class, "check_params"):
+        model_class.check_params(params)
+    check_data_params(params)
+    if params["data_loader"] not in DATA_LOADERS:
+        raise ValueError(f"data_loader: expected one of {', '.join(DATA_LOADERS)}, got {params['data_loader']!r}")
+    _import_object(params["feature_processor"], "feature_processor")
+    check_data_files(params)
+    return params, model_class
+
+
+def _import_object(dotted_path, key):
+    module_name, _, attribute = dotted_path.rpartition(".")
+    try:
+        return getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError, ValueError):
+        raise ValueError(f"{key}: cannot import {dotted_path!r} (expected 'package.module.ClassName')") from None
+
+
+def prepare_data(params):
+    """Preprocess raw csv/parquet with fuxictr (unless done before); return the FeatureMap."""
+    from fuxictr.features import FeatureMap
+    from fuxictr.preprocess import build_dataset
+
+    if params.get("data_format", "csv") in RAW_DATA_FORMATS:
+        processor_class = _import_object(params["feature_processor"], "feature_processor")
+        processor = processor_class(**params)
+        params["train_data"], params["valid_data"], params["test_data"] = build_dataset(processor, **params)
+    feature_map = FeatureMap(params["dataset_id"], _data_dir(params))
+    feature_map.load(_feature_map_path(params), params)
+    return feature_map
+
+
+def make_loaders(feature_map, params, stage):
+    loader_params = dict(params)
+    loader_class = DATA_LOADERS[params["data_loader"]]
+    if loader_class is None:
+        loader_params.pop("data_loader")
+    else:
+        loader_params["data_loader"] = loader_class
+    return rank_data_loaders(feature_map, stage, **loader_params)
+
+
+def format_metrics(metrics):
+    return " - ".join(f"{name}: {value:.6f}" for name, value in metrics.items())
+
+
+def append_result_line(result_csv, expid, dataset_id, valid_result, test_result):
+    """One line in FuxiCTR's result format, appended (earlier lines are never touched)."""
+    line = (f" {datetime.now().strftime('%Y%m%d-%H%M%S')},[command] python {' '.join(sys.argv)},"
+            f"[exp_id] {expid},[dataset_id] {dataset_id},[train] N.A.,"
+            f"[val] {format_metrics(valid_result)},[test] {format_metrics(test_result)}\n")
+    with open(result_csv, "a") as handle:
+        handle.write(line)
+
+
+def run_experiment(config_dir, expid, gpu=-1, overrides=None, result_csv=None):
+    """Train and evaluate ``expid`` from ``config_dir``; return a dict of what was measured.
+
+    Args:
+        config_dir: FuxiCTR config folder.
+        expid: experiment id (a block of model_config.yaml).
+        gpu: CUDA device index, -1 for CPU.
+        overrides: params that replace the config's (e.g. ``{"seed": 7}``).
+        result_csv: where to append the result line; default ``<config folder name>.csv`` in
+            the current folder, as FuxiCTR does.
+    """
+    from fuxictr.pytorch.torch_utils import seed_everything
+    from fuxictr.utils import print_to_json, set_logger
+
+    params, model_class = resolve_params(config_dir, expid, gpu, overrides)
+    set_logger(params)
+    if not params["log_to_console"]:
+        for handler in logging.root.handlers[:]:
+            if type(handler) is logging.StreamHandler:
+                logging.root.removeHandler(handler)
+    logging.info("fuxictr_ssr run: config=%s expid=%s model=%s", config_dir, expid, params["model"])
+    logging.info("Params: " + print_to_json(params))
+    seed_everything(seed=params["seed"])
+
+    feature_map = prepare_data(params)
+    logging.info("Feature specs: " + print_to_json(feature_map.features))
+    model = model_class(feature_map, **params)
+    total_params, non_embedding_params = count_parameters(model)
+    logging.info("Parameters: non-embedding %d, total %d", non_embedding_params, total_params)
+
+    train_gen, valid_gen = make_loaders(feature_map, params, "train")
+    start = time.perf_counter()
+    model.fit(train_gen, validation_data=valid_gen, **params)
+    train_time = time.perf_counter() - start
+
+    logging.info("****** Validation evaluation ******")
+    valid_result = model.evaluate(valid_gen)
+    del train_gen, valid_gen
+    gc.collect()
+    test_result = {}
+    if params.get("test_data"):
+        logging.info("******** Test evaluation ********")
+        test_result = model.evaluate(make_loaders(feature_map, params, "test"))
+
+    if result_csv is None:
+        result_csv = Path(config_dir).name.replace(".yaml", "") + ".csv"
+    append_result_line(result_csv, expid, params["dataset_id"], valid_result, test_result)
+    return {
+        "expid": expid, "model": params["model"], "dataset_id": params["dataset_id"],
+        "seed": params["seed"], "valid": dict(valid_result), "test": dict(test_result),
+        "params_total": total_params, "params_non_embedding": non_embedding_params,
+        "train_time_s": train_time, "checkpoint": model.checkpoint,
+        "fuxictr_version": fuxictr.__version__, "torch_version": torch.__version__,
+        "device": str(model.device),
+    }

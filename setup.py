@@ -1,0 +1,29 @@
+from setuptools import find_packages, setup
+
+MODELS = ["SSR", "DNN"]
+
+setup(
+    name="fuxictr-ssr",
+    version="0.1.0",
+    description="SSR (explicit sparsity for scalable CTR recommendation) as a FuxiCTR model plugin",
+    long_description=open("README.md").read(),
+    long_description_content_type="text/markdown",
+    packages=find_packages(include=["fuxictr_ssr", "fuxictr_ssr.*"]),
+    python_requires=">=3.10",
+    install_requires=[
+        "fuxictr>=2.3.9,<2.4",
+        "torch>=2.1",
+        "numpy",
+        "pandas",
+        "h5py",
+        "pyyaml",
+        "scikit-learn",
+        # fuxictr's csv preprocessing calls scan_csv(dtypes=...), which polars 2 removed
+        "polars<2",
+    ],
+    extras_require={"test": ["pytest"], "plot": ["matplotlib"]},
+    entry_points={
+        "console_scripts": ["fuxictr-ssr=fuxictr_ssr.cli:main"],
+        "fuxictr.models": [f"{name}=fuxictr_ssr.models:{name}" for name in MODELS],
+    },
+)

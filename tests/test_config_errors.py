@@ -1,0 +1,92 @@
+"""Every config error is a ValueError naming the key, raised before data is read or a model built."""
+import os
+import shutil
+
+import pytest
+import yaml
+
+from fuxictr_ssr.runner import resolve_params, run_experiment
+from helpers import generated_experiment
+
+ZOO_CONFIG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                          "model_zoo", "SSR", "config")
+
+
+@pytest.fixture
+def config_dir(zoo_copy):
+    os.chdir(zoo_copy / "model_zoo" / "SSR")
+    return "./config/"
+
+
+def edit_experiment(config_dir, expid, **changes):
+    path = os.path.join(config_dir, "model_config.yaml")
+    blocks = yaml.safe_load(open(path))
+    for key, value in changes.items():
+        if value is None:
+            blocks[expid].pop(key, None)
+        else:
+            blocks[expid][key] = value
+    yaml.safe_dump(blocks, open(path, "w"))
+
+
+@pytest.mark.parametrize("expid", ["SSR_test", "SSRS_test"])
+def test_zoo_test_experiments_are_valid(config_dir, expid):
+    params, model_class = resolve_params(config_dir, expid)
+    assert model_class.__name__ == "SSR" and params["model_id"] == expid
+
+
+BAD_SSR = [
+    ({"num_views": [2, 2, 2]}, "view_dims: expected a list as long as num_views"),
+    ({"view_dims": [16, 0]}, "view_dims: expected a non-empty list of positive integers"),
+    ({"num_views": [-1, 2]}, "num_views: expected a non-empty list of positive integers"),
+    ({"num_views": 4}, "num_views: expected a non-empty list"),
+    ({"embedding_dim": 0}, "embedding_dim: expected a positive integer"),
+    ({"filter_type": "topk"}, "filter_type: expected one of static, ics, got 'topk'"),
+    ({"ics_iterations": -1}, "ics_iterations: expected an integer >= 0"),
+    ({"embedding_norm": "group_norm"}, "embedding_norm: expected one of batch_norm, layer_norm, none"),
+    ({"net_dropout": 1.5}, "net_dropout: expected a dropout rate"),
+    ({"model": "NoSuchModel"}, "model: unknown model 'NoSuchModel'; registered models: DNN, SSR"),
+    ({"dataset_id": None}, "dataset_id: missing in experiment 'SSR_test'"),
+    ({"dataset_id": "nowhere_x1"}, "dataset_id: 'nowhere_x1' not found"),
+]
+
+
+@pytest.mark.parametrize("changes,message", BAD_SSR, ids=[m.split(":")[0] + "-" + str(i) for i, (_, m) in enumerate(BAD_SSR)])
+def test_bad_experiment_key_is_named(config_dir, changes, message):
+    edit_experiment(config_dir, "SSR_test", **changes)
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace("[", r"\[")):
+        resolve_params(config_dir, "SSR_test")
+
+
+def test_unknown_expid_lists_available(config_dir):
+    with pytest.raises(ValueError, match="--expid: experiment 'SSR_nope' not found.*SSR_test"):
+        resolve_params(config_dir, "SSR_nope")
+
+
+def test_missing_config_folder():
+    with pytest.raises(ValueError, match="--config: config folder 'no/such/dir' does not exist"):
+        resolve_params("no/such/dir", "SSR_test")
+
+
+def test_missing_bars_data_names_file_and_source(config_dir):
+    with pytest.raises(ValueError, match=r"train_data: data file '../../data/Criteo/Criteo_x1/train.csv'"
+                                         r".*reczoo/Criteo_x1"):
+        resolve_params(config_dir, "SSR_criteo")
+
+
+def test_config_error_stops_before_any_work_and_keeps_results(tmp_path):
+    config_dir = generated_experiment(tmp_path, {"SSR_bad": {"model": "SSR", "num_views": [2, 2],
+                                                             "view_dims": [8]}})
+    result_csv = tmp_path / "results.csv"
+    result_csv.write_text("earlier result\n")
+    with pytest.raises(ValueError, match="view_dims"):
+        run_experiment(config_dir, "SSR_bad", result_csv=str(result_csv))
+    assert result_csv.read_text() == "earlier result\n"
+    assert not os.path.exists(tmp_path / "data" / "gen")  # nothing preprocessed
+    assert not os.path.exists(tmp_path / "checkpoints")  # no log, no checkpoint
+
+
+def test_cli_reports_config_error_with_exit_code_2(config_dir, capsys):
+    from fuxictr_ssr.cli import main
+    assert main(["run", "--config", config_dir, "--expid", "SSR_missing"]) == 2
+    assert "--expid: experiment 'SSR_missing' not found" in capsys.readouterr().err

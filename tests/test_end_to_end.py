@@ -1,0 +1,102 @@
+"""Through the runner on generated data: train, checkpoint, result line, reload, reproduce."""
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from fuxictr_ssr.runner import make_loaders, prepare_data, resolve_params, run_experiment
+from helpers import generated_experiment
+
+RESULT_LINE = re.compile(r"^ \d{8}-\d{6},\[command\] python .*,\[exp_id\] (\S+),\[dataset_id\] gen,"
+                         r"\[train\] N\.A\.,\[val\] logloss: [\d.]+ - AUC: [\d.]+,"
+                         r"\[test\] logloss: [\d.]+ - AUC: ([\d.]+)$")
+
+EXPERIMENTS = {
+    "SSR_D_gen": {"model": "SSR", "filter_type": "ics", "num_views": [4, 4], "view_dims": [32, 32],
+                  "fusion_layers": 1, "ics_iterations": 3},
+    "SSR_S_gen": {"model": "SSR", "filter_type": "static", "num_views": [8, 4], "view_dims": [32, 32],
+                  "fusion_layers": 2, "ics_iterations": 0},
+}
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """Both SSR variants trained once on a learnable generated dataset."""
+    tmp_path = tmp_path_factory.mktemp("e2e")
+    config_dir = generated_experiment(tmp_path, EXPERIMENTS)
+    result_csv = str(tmp_path / "config.csv")
+    results = {expid: run_experiment(config_dir, expid, result_csv=result_csv) for expid in EXPERIMENTS}
+    return tmp_path, config_dir, result_csv, results
+
+
+def test_ssr_learns_generated_data(trained):
+    _, _, _, results = trained
+    for expid, result in results.items():
+        assert result["test"]["AUC"] > 0.65, (expid, result["test"])
+        assert result["params_non_embedding"] > 0
+
+
+def test_checkpoint_log_and_result_lines_are_written(trained):
+    tmp_path, _, result_csv, results = trained
+    lines = open(result_csv).read().splitlines()
+    assert len(lines) == len(EXPERIMENTS)
+    for line, (expid, result) in zip(lines, results.items()):
+        match = RESULT_LINE.match(line)
+        assert match, line
+        assert match.group(1) == expid
+        assert float(match.group(2)) == pytest.approx(result["test"]["AUC"], abs=1e-6)
+        assert os.path.isfile(result["checkpoint"])
+        log = open(os.path.join(tmp_path, "checkpoints", "gen", f"{expid}.log")).read()
+        assert f"Parameters: non-embedding {result['params_non_embedding']}, total {result['params_total']}" in log
+
+
+@pytest.mark.parametrize("expid", list(EXPERIMENTS))
+def test_reloaded_checkpoint_reproduces_predictions(trained, expid):
+    _, config_dir, _, results = trained
+    params, model_class = resolve_params(config_dir, expid)
+    feature_map = prepare_data(params)
+    test_gen = make_loaders(feature_map, params, "test")
+    fresh = model_class(feature_map, **params)
+    before = fresh.predict(test_gen)
+    fresh.load_weights(results[expid]["checkpoint"])
+    reloaded = fresh.predict(test_gen)
+    assert not np.allclose(before, reloaded)
+    from sklearn.metrics import roc_auc_score
+    labels = torch.cat([batch["label"] for batch in test_gen]).numpy()
+    assert roc_auc_score(labels, reloaded) == pytest.approx(results[expid]["test"]["AUC"], abs=1e-9)
+
+
+def test_same_seed_gives_same_metrics_and_other_seed_differs(tmp_path):
+    config_dir = generated_experiment(tmp_path, {"SSR_S_gen": EXPERIMENTS["SSR_S_gen"]}, base={"epochs": 1})
+    csv = str(tmp_path / "r.csv")
+    first = run_experiment(config_dir, "SSR_S_gen", result_csv=csv)
+    second = run_experiment(config_dir, "SSR_S_gen", result_csv=csv)
+    other = run_experiment(config_dir, "SSR_S_gen", result_csv=csv, overrides={"seed": 7})
+    assert first["test"] == second["test"] and first["valid"] == second["valid"]
+    assert other["test"] != first["test"]
+
+
+def test_model_zoo_run_expid_and_console_command(zoo_copy):
+    """The user's two entry points, as separate processes, on the committed tiny dataset."""
+    zoo = zoo_copy / "model_zoo" / "SSR"
+    for command in ([sys.executable, "run_expid.py", "--expid", "SSR_test", "--gpu", "-1"],
+                    [sys.executable, "-m", "fuxictr_ssr", "run", "--config", "./config/",
+                     "--expid", "SSRS_test", "--gpu", "-1"]):
+        completed = subprocess.run(command, cwd=zoo, capture_output=True, text=True, timeout=600)
+        assert completed.returncode == 0, completed.stderr[-3000:]
+    lines = (zoo / "config.csv").read_text().splitlines()
+    assert [line.split("[exp_id] ")[1].split(",")[0] for line in lines] == ["SSR_test", "SSRS_test"]
+    assert (zoo / "checkpoints" / "tiny_synthetic" / "SSR_test.model").is_file()
+    assert (zoo_copy / "data" / "tiny_synthetic" / "feature_map.json").is_file()
+
+
+def test_run_expid_without_data_stops_at_once_naming_the_file(zoo_copy):
+    completed = subprocess.run([sys.executable, "run_expid.py", "--expid", "SSR_criteo", "--gpu", "-1"],
+                               cwd=zoo_copy / "model_zoo" / "SSR", capture_output=True, text=True, timeout=300)
+    assert completed.returncode == 2
+    assert "train_data: data file '../../data/Criteo/Criteo_x1/train.csv'" in completed.stderr
+    assert not (zoo_copy / "model_zoo" / "SSR" / "checkpoints").exists()

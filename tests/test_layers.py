@@ -1,0 +1,214 @@
+import io
+
+import pytest
+import torch
+
+from fuxictr_ssr.layers import (IterativeCompetitiveSparse, MultiViewSSRLayer, StaticRandomFilter,
+                                ViewwiseLinear)
+from reference import ics_reference, ssr_layer_reference
+
+TOL = dict(rtol=1e-5, atol=1e-6)
+
+
+def grads(tensors):
+    return [t.grad.clone() for t in tensors]
+
+
+def zero_grads(module, x):
+    module.zero_grad()
+    x.grad = None
+
+
+# ---------------------------------------------------------------- StaticRandomFilter
+
+def test_static_filter_matches_per_view_indexing():
+    torch.manual_seed(0)
+    f = StaticRandomFilter(input_dim=40, num_views=5, view_dim=12, seed=3)
+    x = torch.randn(7, 40, requires_grad=True)
+    out = f(x)
+    expected = torch.stack([x[:, f.indices[i]] for i in range(5)], dim=1)
+    torch.testing.assert_close(out, expected, rtol=0, atol=0)
+    upstream = torch.randn_like(out)
+    (out * upstream).sum().backward()
+    fast_grad = x.grad.clone()
+    x.grad = None
+    (expected * upstream).sum().backward()
+    torch.testing.assert_close(fast_grad, x.grad, **TOL)
+
+
+def test_static_filter_draws_distinct_indices_per_view():
+    f = StaticRandomFilter(input_dim=50, num_views=6, view_dim=50, seed=1)
+    assert f.indices.shape == (6, 50)
+    for view in f.indices:
+        assert len(set(view.tolist())) == 50
+        assert view.min() >= 0 and view.max() < 50
+    narrow = StaticRandomFilter(input_dim=50, num_views=6, view_dim=20, seed=1)
+    assert all(len(set(view.tolist())) == 20 for view in narrow.indices)
+
+
+def test_static_filter_wider_than_input_repeats_whole_permutations():
+    f = StaticRandomFilter(input_dim=10, num_views=2, view_dim=25, seed=0)
+    for view in f.indices:
+        counts = torch.bincount(view, minlength=10)
+        assert counts.min() >= 2 and counts.max() <= 3
+        assert len(set(view[:10].tolist())) == 10
+
+
+def test_static_filter_indices_stable_and_restored_from_state_dict():
+    f = StaticRandomFilter(input_dim=64, num_views=4, view_dim=16, seed=11)
+    x = torch.randn(3, 64)
+    first = f(x)
+    torch.testing.assert_close(f(x), first, rtol=0, atol=0)
+    buffer = io.BytesIO()
+    torch.save(f.state_dict(), buffer)
+    buffer.seek(0)
+    restored = StaticRandomFilter(input_dim=64, num_views=4, view_dim=16, seed=999)
+    assert not torch.equal(restored.indices, f.indices)
+    restored.load_state_dict(torch.load(buffer))
+    assert torch.equal(restored.indices, f.indices)
+    torch.testing.assert_close(restored(x), first, rtol=0, atol=0)
+
+
+def test_static_filter_seed_decides_subsets():
+    a = StaticRandomFilter(input_dim=100, num_views=4, view_dim=10, seed=1)
+    b = StaticRandomFilter(input_dim=100, num_views=4, view_dim=10, seed=2)
+    same_seed = StaticRandomFilter(input_dim=100, num_views=4, view_dim=10, seed=1)
+    assert torch.equal(a.indices, same_seed.indices)
+    assert not torch.equal(a.indices, b.indices)
+    assert any(set(a.indices[i].tolist()) != set(b.indices[i].tolist()) for i in range(4))
+
+
+# ---------------------------------------------------------------- ICS
+
+def make_ics(iterations, alpha=0.1, views=3, dim=16):
+    torch.manual_seed(5)
+    ics = IterativeCompetitiveSparse(views, dim, iterations, alpha_init=alpha)
+    with torch.no_grad():  # distinct alphas and gammas, so a mix-up of views or steps shows
+        ics.alpha.add_(0.05 * torch.rand_like(ics.alpha))
+        ics.gamma.add_(0.5 * torch.randn_like(ics.gamma))
+    return ics
+
+
+def test_ics_matches_reference_outputs_and_gradients():
+    ics = make_ics(iterations=4, alpha=0.3)
+    u = torch.randn(6, 3, 16, requires_grad=True)
+    upstream = torch.randn(6, 3, 16)
+    fast = ics(u)
+    (fast * upstream).sum().backward()
+    fast_grads = grads([u, ics.alpha, ics.gamma])
+    zero_grads(ics, u)
+    slow = ics_reference(u, ics.alpha, ics.gamma)
+    (slow * upstream).sum().backward()
+    torch.testing.assert_close(fast, slow, **TOL)
+    for g_fast, g_slow in zip(fast_grads, grads([u, ics.alpha, ics.gamma])):
+        torch.testing.assert_close(g_fast, g_slow, **TOL)
+
+
+def test_ics_produces_exact_zeros_beyond_relu():
+    u = torch.randn(256, 3, 16)
+    relu_zeros = (torch.relu(u) == 0).float().mean()
+    ics_zeros = (make_ics(iterations=5, alpha=1.0)(u) == 0).float().mean()
+    assert ics_zeros > relu_zeros + 0.05
+
+
+def test_ics_survivors_never_increase_with_iterations():
+    u = torch.randn(128, 3, 16)
+    survivors = []
+    for iterations in range(7):
+        ics = IterativeCompetitiveSparse(3, 16, iterations, alpha_init=0.5)
+        alive = ics(u) != 0
+        if survivors:
+            assert not (alive & ~survivors[-1]).any(), "a zeroed entry came back"
+        survivors.append(alive)
+    assert survivors[-1].sum() < survivors[0].sum()
+
+
+def test_ics_gradients_reach_alpha_gamma_and_input():
+    ics = make_ics(iterations=3, alpha=0.2)
+    u = torch.randn(32, 3, 16, requires_grad=True)
+    (ics(u) * torch.randn(32, 3, 16)).sum().backward()
+    for tensor in (u, ics.alpha, ics.gamma):
+        assert tensor.grad is not None and tensor.grad.abs().sum() > 0
+    assert (ics.alpha.grad != 0).all()
+
+
+def test_ics_without_iterations_is_scaled_relu():
+    ics = make_ics(iterations=0)
+    assert ics.alpha.shape == (0, 3)
+    u = torch.randn(5, 3, 16)
+    torch.testing.assert_close(ics(u), torch.relu(u) * ics.gamma, rtol=0, atol=0)
+
+
+# ---------------------------------------------------------------- batched fusion pieces
+
+def test_viewwise_linear_matches_per_view_matmul():
+    torch.manual_seed(2)
+    lin = ViewwiseLinear(num_views=4, input_dim=8, output_dim=5)
+    with torch.no_grad():
+        lin.bias.normal_()
+    x = torch.randn(9, 4, 8)
+    expected = torch.stack([x[:, i] @ lin.weight[i] + lin.bias[i] for i in range(4)], dim=1)
+    torch.testing.assert_close(lin(x), expected, **TOL)
+
+
+# ---------------------------------------------------------------- whole SSR layer
+
+LAYER_CASES = [
+    dict(filter_type="static", reduce="concat", fusion_layers=2),
+    dict(filter_type="static", reduce="mean", fusion_layers=0),
+    dict(filter_type="ics", reduce="concat", fusion_layers=1, gate=True),
+    dict(filter_type="ics", reduce="mean", fusion_layers=2, gate=False),
+]
+
+
+def build_layer(case, input_dim=48, views=4, view_dim=12):
+    torch.manual_seed(0)
+    layer = MultiViewSSRLayer(input_dim, views, view_dim, filter_seed=17, ics_iterations=3,
+                              alpha_init=0.2, **case)
+    with torch.no_grad():  # move every parameter off its init so a view mix-up cannot hide
+        for param in layer.parameters():
+            param.add_(0.1 * torch.randn_like(param))
+    return layer
+
+
+@pytest.mark.parametrize("case", LAYER_CASES, ids=lambda c: f"{c['filter_type']}-{c['reduce']}-k{c['fusion_layers']}")
+def test_ssr_layer_matches_per_view_reference(case):
+    layer = build_layer(case)
+    x = torch.randn(10, 48, requires_grad=True)
+    params = [x] + list(layer.parameters())
+    fast = layer(x)
+    assert fast.shape == (10, 4 * 12 if case["reduce"] == "concat" else 12)
+    upstream = torch.randn_like(fast)
+    (fast * upstream).sum().backward()
+    fast_grads = grads(params)
+    zero_grads(layer, x)
+    slow = ssr_layer_reference(layer, x)
+    (slow * upstream).sum().backward()
+    torch.testing.assert_close(fast, slow, **TOL)
+    for g_fast, g_slow in zip(fast_grads, grads(params)):
+        torch.testing.assert_close(g_fast, g_slow, rtol=1e-4, atol=1e-5)
+
+
+# Pinned outputs: a fixed seed must keep giving these numbers (guards init order, index draws
+# and the op sequence against silent changes).
+PINNED = {
+    "static": [[-0.873418, -0.282586, 0.458347, 0.697657], [0.003325, 0.171703, -0.169102, -0.005925]],
+    "ics": [[0.632158, -1.330128, -0.095028, 0.792998], [-0.078581, -0.535498, -0.015880, 0.629960]],
+}
+
+
+@pytest.mark.parametrize("filter_type", ["static", "ics"])
+def test_ssr_layer_pinned_output(filter_type):
+    torch.manual_seed(1234)
+    layer = MultiViewSSRLayer(16, num_views=2, view_dim=4, filter_type=filter_type,
+                              reduce="mean", fusion_layers=1, filter_seed=5, ics_iterations=2)
+    x = torch.randn(2, 16)
+    out = layer(x).detach()
+    torch.testing.assert_close(out, torch.tensor(PINNED[filter_type]), rtol=1e-4, atol=1e-5)
+
+
+def test_layer_rejects_unknown_filter_and_reduce():
+    with pytest.raises(ValueError, match="filter_type"):
+        MultiViewSSRLayer(8, 2, 4, filter_type="topk")
+    with pytest.raises(ValueError, match="reduce"):
+        MultiViewSSRLayer(8, 2, 4, reduce="sum")
