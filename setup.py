@@ -1,6 +1,6 @@
 from setuptools import find_packages, setup
 
-MODELS = ["SSR", "DNN"]
+MODELS = ["SSR", "DNN", "DeepFM", "DCNv2"]
 
 setup(
     name="fuxictr-ssr",

@@ -1,5 +1,6 @@
 """Command line: ``fuxictr-ssr run | demo | models | data synth`` (also ``python -m fuxictr_ssr``)."""
 import argparse
+import json
 import os
 import sys
 import time
@@ -12,11 +13,34 @@ def add_run_arguments(parser):
     parser.add_argument("--gpu", type=int, default=-1, help="CUDA device index; -1 = CPU")
 
 
+def add_run_options(parser):
+    """Options of ``fuxictr-ssr run`` beyond FuxiCTR's flags."""
+    parser.add_argument("--seed", type=int, help="replace the config's seed")
+    parser.add_argument("--data-root", help="relocate the dataset: replaces data_root and that prefix of the data paths")
+    parser.add_argument("--model-root", help="replace the config's model_root (logs and checkpoints)")
+    parser.add_argument("--result-json", help="also write the measured results to this JSON file")
+
+
 def command_run(args):
     from .runner import run_experiment
-    result = run_experiment(args.config, args.expid, gpu=args.gpu)
+    overrides = {}
+    if getattr(args, "seed", None) is not None:
+        overrides["seed"] = args.seed
+    if getattr(args, "model_root", None):
+        overrides["model_root"] = args.model_root
+    result = run_experiment(args.config, args.expid, gpu=args.gpu, overrides=overrides,
+                            data_root=getattr(args, "data_root", None))
+    if getattr(args, "result_json", None):
+        write_json_atomically(args.result_json, result)
     print(f"{result['expid']}: test {result['test']} | valid {result['valid']} | "
           f"non-embedding params {result['params_non_embedding']:,}")
+
+
+def write_json_atomically(path, content):
+    temporary = path + ".tmp"
+    with open(temporary, "w") as handle:
+        json.dump(content, handle, indent=2)
+    os.replace(temporary, path)
 
 
 def command_demo(args):
@@ -26,6 +50,32 @@ def command_demo(args):
     results = run_demo(os.path.abspath(args.work_dir))
     print("\n" + format_table(results, oracle_test_metrics()))
     print(f"\nTotal {time.perf_counter() - start:.0f} s; logs, checkpoints and results.csv in {args.work_dir}")
+
+
+def parse_seeds(text):
+    try:
+        seeds = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise ValueError(f"--seeds: expected comma-separated integers, got {text!r}") from None
+    if not seeds:
+        raise ValueError("--seeds: expected at least one seed")
+    return seeds
+
+
+def command_bench(args):
+    from .bench import run_benchmark
+    seeds = parse_seeds(args.seeds)
+    out_dir = args.out or os.path.join("results", os.path.basename(args.config.rstrip("/")))
+    command = "fuxictr-ssr " + " ".join(sys.argv[1:])
+    run_benchmark(args.config, seeds, out_dir, expids=args.expids, gpu=args.gpu,
+                  data_root=args.data_root, command=command)
+    print(f"Results: {os.path.join(out_dir, 'results.csv')}, {os.path.join(out_dir, 'leaderboard.md')}")
+
+
+def command_prepare(args):
+    from .data.prepare import prepare
+    paths = prepare(args.dataset, args.source, args.out, verify_md5=not args.no_verify, copy=args.copy)
+    print("\n".join(paths.values()))
 
 
 def command_models(args):
@@ -47,11 +97,21 @@ def build_parser():
 
     run = commands.add_parser("run", help="train and evaluate one experiment of a config folder")
     add_run_arguments(run)
+    add_run_options(run)
     run.set_defaults(handler=command_run)
 
     demo = commands.add_parser("demo", help="SSR-D, SSR-S and a DNN on generated data (CPU, minutes)")
     demo.add_argument("--work-dir", default="./ssr_demo", help="where data, logs and checkpoints go")
     demo.set_defaults(handler=command_demo)
+
+    bench = commands.add_parser("bench", help="every experiment x seed of a benchmark folder, resumable")
+    bench.add_argument("--config", required=True, help="benchmark folder, e.g. benchmark_configs/Frappe_x1")
+    bench.add_argument("--expids", nargs="+", help="experiments to run (default: all in the folder)")
+    bench.add_argument("--seeds", default="2021", help="comma-separated seeds (BARS: 2021,190034,992817,27011,948432)")
+    bench.add_argument("--gpu", type=int, default=-1)
+    bench.add_argument("--data-root", help="where the dataset's files are (replaces data_root)")
+    bench.add_argument("--out", help="results folder (default results/<config folder name>)")
+    bench.set_defaults(handler=command_bench)
 
     models = commands.add_parser("models", help="list the registered models")
     models.set_defaults(handler=command_models)
@@ -67,6 +127,13 @@ def build_parser():
     synth.add_argument("--vocab", type=int, default=50)
     synth.add_argument("--seed", type=int, default=2026)
     synth.set_defaults(handler=command_synth)
+    prepare = data_commands.add_parser("prepare", help="write the csvs a benchmark folder expects")
+    prepare.add_argument("dataset", help="benchmark dataset, e.g. Frappe_x1, Criteo_x4_001")
+    prepare.add_argument("--source", required=True, help="folder (or file) with the downloaded data")
+    prepare.add_argument("--out", required=True, help="where train/valid/test.csv go")
+    prepare.add_argument("--copy", action="store_true", help="copy BARS csvs instead of linking them")
+    prepare.add_argument("--no-verify", action="store_true", help="skip the md5 check of BARS csvs")
+    prepare.set_defaults(handler=command_prepare)
     return parser
 
 

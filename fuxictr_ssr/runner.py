@@ -19,6 +19,7 @@ from pathlib import Path
 import fuxictr
 import torch
 
+from . import __version__
 from .compat import rank_data_loaders
 from .config import RAW_DATA_FORMATS, SPLIT_KEYS, check_data_params, load_params
 from .data import ColumnarDataLoader
@@ -68,14 +69,44 @@ def check_data_files(params):
                 + " (paths are relative to the folder the command runs in; set data paths in the dataset config)")
 
 
-def resolve_params(config_dir, expid, gpu=-1, overrides=None):
+def setup_logging(params):
+    """Log to ``<model_root>/<dataset_id>/<expid>.log`` (as FuxiCTR does) and, unless
+    ``log_to_console`` is false, to the console; a quiet run also keeps Ray to warnings."""
+    log_dir = os.path.join(params["model_root"], params["dataset_id"])
+    os.makedirs(log_dir, exist_ok=True)
+    handlers = [logging.FileHandler(os.path.join(log_dir, params["model_id"] + ".log"), mode="w")]
+    if params["log_to_console"]:
+        handlers.append(logging.StreamHandler())
+    else:
+        for name in ("ray", "ray.data"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s P%(process)d %(levelname)s %(message)s",
+                        handlers=handlers, force=True)
+    logging.info("FuxiCTR version: %s, fuxictr_ssr version: %s", fuxictr.__version__, __version__)
+
+
+def relocate_data_root(params, data_root):
+    """Point the dataset at ``data_root``: it replaces ``data_root`` and that prefix of the split paths."""
+    old_root = os.path.normpath(params["data_root"])
+    for key in SPLIT_KEYS:
+        path = params.get(key)
+        if path and os.path.normpath(path).startswith(old_root + os.sep):
+            params[key] = os.path.join(data_root, os.path.relpath(os.path.normpath(path), old_root))
+    params["data_root"] = data_root
+
+
+def resolve_params(config_dir, expid, gpu=-1, overrides=None, data_root=None):
     """Load, complete and check an experiment's params; no data is read and nothing is trained.
 
+    ``data_root`` (optional) relocates the dataset (see :func:`relocate_data_root`).
     Returns ``(params, model_class)``. Raises ``ValueError`` for any config or data-path error.
     """
     params = dict(DEFAULT_PARAMS)
     params.update(load_params(config_dir, expid))
     params.update(overrides or {})
+    if data_root:
+        check_data_params(params)
+        relocate_data_root(params, data_root)
     params["gpu"] = gpu
     model_class = get_model_class(params["model"], search_dir=os.getcwd())
     if hasattr(model_class, "check_params"):
@@ -120,6 +151,19 @@ def make_loaders(feature_map, params, stage):
     return rank_data_loaders(feature_map, stage, **loader_params)
 
 
+def record_best_epoch(model):
+    """Track the epoch of the checkpoint BaseModel keeps (it saves whenever validation improves)."""
+    best = {"epoch": None}
+    save_weights = model.save_weights
+
+    def save_and_record(checkpoint):
+        best["epoch"] = model._epoch_index + 1
+        save_weights(checkpoint)
+
+    model.save_weights = save_and_record
+    return best
+
+
 def format_metrics(metrics):
     return " - ".join(f"{name}: {value:.6f}" for name, value in metrics.items())
 
@@ -133,7 +177,7 @@ def append_result_line(result_csv, expid, dataset_id, valid_result, test_result)
         handle.write(line)
 
 
-def run_experiment(config_dir, expid, gpu=-1, overrides=None, result_csv=None):
+def run_experiment(config_dir, expid, gpu=-1, overrides=None, result_csv=None, data_root=None):
     """Train and evaluate ``expid`` from ``config_dir``; return a dict of what was measured.
 
     Args:
@@ -143,16 +187,13 @@ def run_experiment(config_dir, expid, gpu=-1, overrides=None, result_csv=None):
         overrides: params that replace the config's (e.g. ``{"seed": 7}``).
         result_csv: where to append the result line; default ``<config folder name>.csv`` in
             the current folder, as FuxiCTR does.
+        data_root: relocate the dataset to this data root (see :func:`relocate_data_root`).
     """
     from fuxictr.pytorch.torch_utils import seed_everything
-    from fuxictr.utils import print_to_json, set_logger
+    from fuxictr.utils import print_to_json
 
-    params, model_class = resolve_params(config_dir, expid, gpu, overrides)
-    set_logger(params)
-    if not params["log_to_console"]:
-        for handler in logging.root.handlers[:]:
-            if type(handler) is logging.StreamHandler:
-                logging.root.removeHandler(handler)
+    params, model_class = resolve_params(config_dir, expid, gpu, overrides, data_root)
+    setup_logging(params)
     logging.info("fuxictr_ssr run: config=%s expid=%s model=%s", config_dir, expid, params["model"])
     logging.info("Params: " + print_to_json(params))
     seed_everything(seed=params["seed"])
@@ -164,9 +205,12 @@ def run_experiment(config_dir, expid, gpu=-1, overrides=None, result_csv=None):
     logging.info("Parameters: non-embedding %d, total %d", non_embedding_params, total_params)
 
     train_gen, valid_gen = make_loaders(feature_map, params, "train")
+    best_epoch = record_best_epoch(model)
     start = time.perf_counter()
     model.fit(train_gen, validation_data=valid_gen, **params)
     train_time = time.perf_counter() - start
+    epochs_run = model._epoch_index + 1
+    train_samples = train_gen.num_samples
 
     logging.info("****** Validation evaluation ******")
     valid_result = model.evaluate(valid_gen)
@@ -184,7 +228,8 @@ def run_experiment(config_dir, expid, gpu=-1, overrides=None, result_csv=None):
         "expid": expid, "model": params["model"], "dataset_id": params["dataset_id"],
         "seed": params["seed"], "valid": dict(valid_result), "test": dict(test_result),
         "params_total": total_params, "params_non_embedding": non_embedding_params,
-        "train_time_s": train_time, "checkpoint": model.checkpoint,
+        "train_time_s": train_time, "best_epoch": best_epoch["epoch"], "epochs_run": epochs_run,
+        "samples_per_s": train_samples * epochs_run / train_time, "checkpoint": model.checkpoint,
         "fuxictr_version": fuxictr.__version__, "torch_version": torch.__version__,
         "device": str(model.device),
     }

@@ -45,7 +45,7 @@ BAD_SSR = [
     ({"ics_iterations": -1}, "ics_iterations: expected an integer >= 0"),
     ({"embedding_norm": "group_norm"}, "embedding_norm: expected one of batch_norm, layer_norm, none"),
     ({"net_dropout": 1.5}, "net_dropout: expected a dropout rate"),
-    ({"model": "NoSuchModel"}, "model: unknown model 'NoSuchModel'; registered models: DNN, SSR"),
+    ({"model": "NoSuchModel"}, "model: unknown model 'NoSuchModel'; registered models: DCNv2, DNN, DeepFM, SSR"),
     ({"dataset_id": None}, "dataset_id: missing in experiment 'SSR_test'"),
     ({"dataset_id": "nowhere_x1"}, "dataset_id: 'nowhere_x1' not found"),
 ]

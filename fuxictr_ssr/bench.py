@@ -1,0 +1,177 @@
+"""``fuxictr-ssr bench``: every experiment x seed of a benchmark folder, one process each.
+
+Each finished run is appended at once to ``<out>/results.csv`` (so an interrupted benchmark loses
+nothing it finished), runs already there are skipped (so re-running resumes), and
+``<out>/leaderboard.md`` is rewritten after every run: mean +- std over seeds per experiment,
+sorted by test AUC, with the BARS reference numbers of the dataset beside ours.
+"""
+import csv
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+
+import numpy as np
+
+from .config import load_params
+from .runner import resolve_params
+
+RESULT_COLUMNS = ["expid", "model", "seed", "valid_AUC", "valid_logloss", "test_AUC", "test_logloss",
+                  "best_epoch", "epochs_run", "params_non_embedding", "params_total", "train_time_s",
+                  "samples_per_s", "fuxictr_version", "torch_version", "device", "finished_at"]
+BARS_SEEDS = (2021, 190034, 992817, 27011, 948432)
+
+# Published BARS numbers (test AUC / logloss of the seed-2021 leaderboard run; 5-seed mean +- std of
+# test AUC where BARS gives it), by benchmark folder name.
+BARS_REFERENCE = {
+    "Criteo_x1": {"DNN": (0.8137, 0.4382, "0.813678 +- 0.000066"), "DeepFM": (0.8137, 0.4381, "0.813812 +- 0.000080"),
+                  "DCNv2": (0.8142, 0.4378, "0.813939 +- 0.000200")},
+    "Avazu_x1": {"DNN": (0.7638, 0.3674, None), "DeepFM": (0.7648, 0.3667, None), "DCNv2": (0.7656, 0.3664, None)},
+    "Frappe_x1": {"DNN": (0.9833, 0.1622, "0.984045 +- 0.000510"), "DeepFM": (0.9842, 0.1482, "0.983947 +- 0.000161"),
+                  "DCNv2": (0.9845, 0.1491, "0.983824 +- 0.000435")},
+    "MovielensLatest_x1": {"DNN": (0.9678, 0.2388, "0.967683 +- 0.000342"),
+                           "DeepFM": (0.9685, 0.2130, "0.968223 +- 0.000163"),
+                           "DCNv2": (0.9691, 0.2147, "0.968657 +- 0.000355")},
+    "KKBox_x1": {"DNN": (0.8501, 0.4811, None), "DeepFM": (0.8531, 0.4785, None)},
+}
+
+
+def list_expids(config_dir):
+    """Experiment ids of a config folder, in file order (``Base`` excluded)."""
+    from .config import _config_files, _read_yaml
+    expids = []
+    for path in _config_files(config_dir, "model_config"):
+        expids += [key for key in _read_yaml(path) if key != "Base"]
+    return expids
+
+
+def read_results(path):
+    if not os.path.isfile(path):
+        return []
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def append_result(path, row):
+    new_file = not os.path.isfile(path)
+    with open(path, "a", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=RESULT_COLUMNS)
+        if new_file:
+            writer.writeheader()
+        writer.writerow(row)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def result_row(result):
+    return {
+        "expid": result["expid"], "model": result["model"], "seed": result["seed"],
+        "valid_AUC": result["valid"]["AUC"], "valid_logloss": result["valid"]["logloss"],
+        "test_AUC": result["test"]["AUC"], "test_logloss": result["test"]["logloss"],
+        "best_epoch": result["best_epoch"], "epochs_run": result["epochs_run"],
+        "params_non_embedding": result["params_non_embedding"], "params_total": result["params_total"],
+        "train_time_s": round(result["train_time_s"], 2), "samples_per_s": round(result["samples_per_s"], 1),
+        "fuxictr_version": result["fuxictr_version"], "torch_version": result["torch_version"],
+        "device": result["device"], "finished_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+
+
+def run_one(config_dir, expid, seed, gpu, out_dir, data_root, log):
+    """Run one experiment in its own process; return its result dict (raises on failure)."""
+    import json
+    with tempfile.TemporaryDirectory() as scratch:
+        result_json = os.path.join(scratch, "result.json")
+        command = [sys.executable, "-m", "fuxictr_ssr", "run", "--config", config_dir, "--expid", expid,
+                   "--gpu", str(gpu), "--seed", str(seed), "--result-json", result_json,
+                   "--model-root", os.path.join(out_dir, "checkpoints", f"seed_{seed}")]
+        if data_root:
+            command += ["--data-root", data_root]
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        tail = []
+        for line in process.stdout:
+            tail = (tail + [line])[-40:]
+            message = line.split(" INFO ")[-1].strip(" *\n")
+            if "[Metrics] AUC:" in line or "early stop" in line or " end" in message:
+                log(f"    {message}")
+        if process.wait() != 0 or not os.path.isfile(result_json):
+            raise RuntimeError(f"{expid} seed {seed} failed (exit {process.returncode}):\n{''.join(tail)}")
+        with open(result_json) as handle:
+            return json.load(handle)
+
+
+def summarise(rows):
+    """Per-expid aggregates over seeds, sorted by mean test AUC (best first)."""
+    by_expid = {}
+    for row in rows:
+        by_expid.setdefault(row["expid"], []).append(row)
+    summary = []
+    for expid, runs in by_expid.items():
+        def stat(column):
+            values = np.array([float(r[column]) for r in runs])
+            return values.mean(), (values.std(ddof=1) if len(values) > 1 else 0.0)
+        summary.append({"expid": expid, "model": runs[0]["model"], "seeds": len(runs),
+                        "test_AUC": stat("test_AUC"), "test_logloss": stat("test_logloss"),
+                        "valid_AUC": stat("valid_AUC"), "params": int(runs[0]["params_non_embedding"]),
+                        "train_time_s": stat("train_time_s")[0], "best_epoch": stat("best_epoch")[0]})
+    return sorted(summary, key=lambda s: -s["test_AUC"][0])
+
+
+def machine_description(rows):
+    devices = sorted({r["device"] for r in rows})
+    versions = sorted({f"fuxictr {r['fuxictr_version']}, torch {r['torch_version']}" for r in rows})
+    return (f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPU cores, "
+            f"device {', '.join(devices)}; {'; '.join(versions)}; Python {platform.python_version()}")
+
+
+def write_leaderboard(path, dataset, rows, command):
+    summary = summarise(rows)
+    seeds = sorted({int(r["seed"]) for r in rows})
+    lines = [f"# {dataset} leaderboard", "",
+             f"Machine: {machine_description(rows)}.  ",
+             f"Seeds: {', '.join(map(str, seeds))}.  ",
+             f"Command: `{command}`", "",
+             "Mean +- sample std over seeds; sorted by mean test AUC. Params = non-embedding parameters.", "",
+             "| expid | model | seeds | test AUC | test logloss | valid AUC | params | best epoch | train s |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for s in summary:
+        lines.append(f"| {s['expid']} | {s['model']} | {s['seeds']} | {s['test_AUC'][0]:.6f} +- {s['test_AUC'][1]:.6f} "
+                     f"| {s['test_logloss'][0]:.6f} +- {s['test_logloss'][1]:.6f} | {s['valid_AUC'][0]:.6f} "
+                     f"| {s['params']:,} | {s['best_epoch']:.1f} | {s['train_time_s']:.0f} |")
+    reference = BARS_REFERENCE.get(dataset)
+    if reference:
+        lines += ["", "BARS reference (published; seed-2021 leaderboard run, and the 5-seed mean where given):", "",
+                  "| model | BARS test AUC | BARS test logloss | BARS 5-seed test AUC |", "|---|---|---|---|"]
+        for model, (auc, logloss, five_seed) in reference.items():
+            lines.append(f"| {model} | {auc:.4f} | {logloss:.4f} | {five_seed or '-'} |")
+    with open(path, "w") as handle:
+        handle.write("\n".join(lines) + "\n")
+
+
+def run_benchmark(config_dir, seeds, out_dir, expids=None, gpu=-1, data_root=None, command="", log=print):
+    """Run every (expid, seed) not yet in ``<out_dir>/results.csv``; return all rows."""
+    config_dir = config_dir.rstrip("/")
+    expids = list(expids or list_expids(config_dir))
+    for expid in expids:  # every config and data error before the first run starts
+        resolve_params(config_dir, expid, gpu=gpu, data_root=data_root, overrides={"seed": seeds[0]})
+    os.makedirs(out_dir, exist_ok=True)
+    results_csv = os.path.join(out_dir, "results.csv")
+    done = {(r["expid"], int(r["seed"])) for r in read_results(results_csv)}
+    plan = [(expid, seed) for expid in expids for seed in seeds]
+    todo = [item for item in plan if item not in done]
+    log(f"{len(plan)} runs ({len(expids)} experiments x {len(seeds)} seeds); {len(plan) - len(todo)} already in {results_csv}")
+    dataset = os.path.basename(config_dir)
+    for number, (expid, seed) in enumerate(todo, start=1):
+        log(f"[{number}/{len(todo)}] {expid} seed {seed}")
+        start = time.perf_counter()
+        result = run_one(config_dir, expid, seed, gpu, out_dir, data_root, log)
+        append_result(results_csv, result_row(result))
+        log(f"    test AUC {result['test']['AUC']:.6f}, logloss {result['test']['logloss']:.6f} "
+            f"({time.perf_counter() - start:.0f} s)")
+        write_leaderboard(os.path.join(out_dir, "leaderboard.md"), dataset, read_results(results_csv), command)
+    rows = read_results(results_csv)
+    if rows:
+        write_leaderboard(os.path.join(out_dir, "leaderboard.md"), dataset, rows, command)
+    return rows

@@ -1,0 +1,55 @@
+from fuxictr.pytorch.layers import FactorizationMachine, FeatureEmbedding, MLP_Block
+from fuxictr.pytorch.models import BaseModel
+
+from ..config import require_int_list, require_positive_int, require_rate
+from ..registry import register_model
+from .common import effective_params, flattened_embedding_dim
+
+
+@register_model
+class DeepFM(BaseModel):
+    """DeepFM: LR + FM + MLP over one shared embedding, summed before the sigmoid (BARS names).
+
+    .. math::
+        \\hat y = \\sigma\\big(w_0 + \\sum_f w_{x_f} + \\sum_{f<g} \\langle e_f, e_g \\rangle
+        + \\mathrm{MLP}([e_1; \\dots; e_F])\\big)
+
+    Args (beyond BaseModel's):
+        embedding_dim: embedding size per field (shared by FM and MLP).
+        hidden_units: MLP widths.
+        hidden_activations: MLP activation.
+        net_dropout: MLP dropout.
+        batch_norm: BatchNorm in the MLP.
+    """
+
+    def __init__(self, feature_map, model_id="DeepFM", gpu=-1, learning_rate=1e-3,
+                 embedding_dim=10, hidden_units=(64, 64, 64), hidden_activations="ReLU",
+                 net_dropout=0.0, batch_norm=False, embedding_regularizer=None,
+                 net_regularizer=None, **kwargs):
+        self.check_params({**locals(), **kwargs})
+        super().__init__(feature_map, model_id=model_id, gpu=gpu,
+                         embedding_regularizer=embedding_regularizer,
+                         net_regularizer=net_regularizer, **kwargs)
+        self.embedding_layer = FeatureEmbedding(feature_map, embedding_dim)
+        self.fm = FactorizationMachine(feature_map)
+        self.mlp = MLP_Block(input_dim=flattened_embedding_dim(feature_map, embedding_dim),
+                             output_dim=1, hidden_units=list(hidden_units),
+                             hidden_activations=hidden_activations, dropout_rates=net_dropout,
+                             batch_norm=batch_norm)
+        self.compile(kwargs["optimizer"], kwargs["loss"], learning_rate)
+        self.reset_parameters()
+        self.model_to_device()
+
+    @classmethod
+    def check_params(cls, params):
+        """Raise ``ValueError`` naming the first bad key of a DeepFM config."""
+        p = effective_params(cls, params)
+        require_positive_int(p, "embedding_dim")
+        require_int_list(p, "hidden_units")
+        require_rate(p, "net_dropout")
+
+    def forward(self, inputs):
+        X = self.get_inputs(inputs)
+        feature_emb = self.embedding_layer(X)
+        logit = self.fm(X, feature_emb) + self.mlp(feature_emb.flatten(start_dim=1))
+        return {"y_pred": self.output_activation(logit)}

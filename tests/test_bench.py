@@ -1,0 +1,90 @@
+"""The leaderboard runner on a tiny generated suite: 2 models x 2 seeds, resume, leaderboard."""
+import csv
+import os
+
+import pytest
+
+from fuxictr_ssr import bench
+from fuxictr_ssr.bench import RESULT_COLUMNS, read_results, run_benchmark, summarise
+from fuxictr_ssr.data import SyntheticSpec
+from helpers import generated_experiment
+
+SUITE = {
+    "DNN_gen": {"model": "DNN", "hidden_units": [16]},
+    "SSR_D_gen": {"model": "SSR", "filter_type": "ics", "num_views": [2, 2], "view_dims": [8, 8]},
+}
+
+
+@pytest.fixture
+def suite(tmp_path):
+    spec = SyntheticSpec(num_rows=1500, num_fields=6, num_informative=2, num_interactions=1, vocab_size=8, seed=3)
+    return generated_experiment(tmp_path, SUITE, spec=spec, base={"epochs": 1})
+
+
+def test_runs_every_expid_and_seed_then_resumes(suite, tmp_path):
+    out = str(tmp_path / "results")
+    messages = []
+    rows = run_benchmark(suite, [1, 2], out, log=messages.append, command="fuxictr-ssr bench (test)")
+    assert sorted((r["expid"], r["seed"]) for r in rows) == [
+        ("DNN_gen", "1"), ("DNN_gen", "2"), ("SSR_D_gen", "1"), ("SSR_D_gen", "2")]
+    with open(os.path.join(out, "results.csv"), newline="") as handle:
+        assert csv.DictReader(handle).fieldnames == RESULT_COLUMNS
+    for row in rows:
+        assert 0.0 < float(row["test_AUC"]) < 1.0 and int(row["params_non_embedding"]) > 0
+        assert int(row["best_epoch"]) == 1 and float(row["samples_per_s"]) > 0
+    assert any(m.startswith("[4/4] SSR_D_gen seed 2") for m in messages)
+    assert any("Epoch=1 end" in m for m in messages)  # progress of the child run
+
+    leaderboard = open(os.path.join(out, "leaderboard.md")).read()
+    assert "Seeds: 1, 2." in leaderboard and "fuxictr-ssr bench (test)" in leaderboard
+    for expid in SUITE:
+        assert f"| {expid} |" in leaderboard
+
+    # a second call finds everything done and runs nothing
+    again = []
+    assert len(run_benchmark(suite, [1, 2], out, log=again.append)) == 4
+    assert again == [f"4 runs (2 experiments x 2 seeds); 4 already in {os.path.join(out, 'results.csv')}"]
+
+
+def test_interrupted_benchmark_keeps_finished_runs_and_resumes(suite, tmp_path, monkeypatch):
+    out = str(tmp_path / "results")
+    real_run_one = bench.run_one
+    calls = []
+
+    def failing_second_run(*args):
+        calls.append(args[1:3])
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real_run_one(*args)
+
+    monkeypatch.setattr(bench, "run_one", failing_second_run)
+    with pytest.raises(KeyboardInterrupt):
+        run_benchmark(suite, [1, 2], out, expids=["DNN_gen"], log=lambda m: None)
+    assert [(r["expid"], r["seed"]) for r in read_results(os.path.join(out, "results.csv"))] == [("DNN_gen", "1")]
+    monkeypatch.setattr(bench, "run_one", real_run_one)
+    rows = run_benchmark(suite, [1, 2], out, expids=["DNN_gen"], log=lambda m: None)
+    assert [(r["expid"], r["seed"]) for r in rows] == [("DNN_gen", "1"), ("DNN_gen", "2")]
+
+
+def test_config_errors_stop_the_benchmark_before_any_run(suite, tmp_path):
+    with pytest.raises(ValueError, match="--expid: experiment 'Nope' not found"):
+        run_benchmark(suite, [1], str(tmp_path / "out"), expids=["DNN_gen", "Nope"], log=lambda m: None)
+    assert not os.path.exists(tmp_path / "out" / "results.csv")
+
+
+def test_summary_statistics_and_order():
+    rows = [{"expid": e, "model": "M", "seed": s, "test_AUC": a, "test_logloss": "0.5", "valid_AUC": "0.7",
+             "params_non_embedding": "10", "train_time_s": "1", "best_epoch": "2"}
+            for e, s, a in [("A", 1, "0.70"), ("A", 2, "0.72"), ("B", 1, "0.80"), ("B", 2, "0.80")]]
+    summary = summarise(rows)
+    assert [s["expid"] for s in summary] == ["B", "A"]
+    assert summary[1]["test_AUC"][0] == pytest.approx(0.71)
+    assert summary[1]["test_AUC"][1] == pytest.approx(0.0141421356, rel=1e-6)  # sample std
+    assert summary[0]["test_AUC"][1] == 0.0
+
+
+def test_bad_seed_list_is_named():
+    from fuxictr_ssr.cli import parse_seeds
+    assert parse_seeds("2021,190034") == [2021, 190034]
+    with pytest.raises(ValueError, match="--seeds: expected comma-separated integers"):
+        parse_seeds("2021,abc")
