@@ -1,7 +1,8 @@
 """``fuxictr-ssr bench``: every experiment x seed of a benchmark folder, one process each.
 
-Each finished run is appended at once to ``<out>/results.csv`` (so an interrupted benchmark loses
-nothing it finished), runs already there are skipped (so re-running resumes), and
+Each finished run is appended at once to ``<out>/results.csv`` (its FuxiCTR result line to
+``<out>/<folder name>.csv``), so an interrupted benchmark loses nothing it finished; runs already
+there are skipped, so re-running resumes; and
 ``<out>/leaderboard.md`` is rewritten after every run: mean +- std over seeds per experiment,
 sorted by test AUC, with the BARS reference numbers of the dataset beside ours.
 """
@@ -86,7 +87,8 @@ def run_one(config_dir, expid, seed, gpu, out_dir, data_root, log):
         result_json = os.path.join(scratch, "result.json")
         command = [sys.executable, "-m", "fuxictr_ssr", "run", "--config", config_dir, "--expid", expid,
                    "--gpu", str(gpu), "--seed", str(seed), "--result-json", result_json,
-                   "--model-root", os.path.join(out_dir, "checkpoints", f"seed_{seed}")]
+                   "--model-root", os.path.join(out_dir, "checkpoints", f"seed_{seed}"),
+                   "--result-csv", os.path.join(out_dir, os.path.basename(config_dir) + ".csv")]
         if data_root:
             command += ["--data-root", data_root]
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -18,6 +18,7 @@ def add_run_options(parser):
     parser.add_argument("--seed", type=int, help="replace the config's seed")
     parser.add_argument("--data-root", help="relocate the dataset: replaces data_root and that prefix of the data paths")
     parser.add_argument("--model-root", help="replace the config's model_root (logs and checkpoints)")
+    parser.add_argument("--result-csv", help="append FuxiCTR's result line here (default <config folder name>.csv)")
     parser.add_argument("--result-json", help="also write the measured results to this JSON file")
 
 
@@ -29,7 +30,8 @@ def command_run(args):
     if getattr(args, "model_root", None):
         overrides["model_root"] = args.model_root
     result = run_experiment(args.config, args.expid, gpu=args.gpu, overrides=overrides,
-                            data_root=getattr(args, "data_root", None))
+                            data_root=getattr(args, "data_root", None),
+                            result_csv=getattr(args, "result_csv", None))
     if getattr(args, "result_json", None):
         write_json_atomically(args.result_json, result)
     print(f"{result['expid']}: test {result['test']} | valid {result['valid']} | "
