@@ -7,6 +7,8 @@ there are skipped, so re-running resumes; and
 sorted by test AUC, with the BARS reference numbers of the dataset beside ours.
 """
 import csv
+import hashlib
+import json
 import os
 import platform
 import subprocess
@@ -18,9 +20,9 @@ from datetime import datetime, timezone
 import numpy as np
 
 from .config import load_params
-from .runner import resolve_params
+from .runner import DEFAULT_PARAMS, resolve_params
 
-RESULT_COLUMNS = ["expid", "model", "seed", "valid_AUC", "valid_logloss", "test_AUC", "test_logloss",
+RESULT_COLUMNS = ["expid", "model", "seed", "config_hash", "valid_AUC", "valid_logloss", "test_AUC", "test_logloss",
                   "best_epoch", "epochs_run", "params_non_embedding", "params_total", "train_time_s",
                   "samples_per_s", "fuxictr_version", "torch_version", "device", "finished_at"]
 BARS_SEEDS = (2021, 190034, 992817, 27011, 948432)
@@ -38,6 +40,25 @@ BARS_REFERENCE = {
                            "DCNv2": (0.9691, 0.2147, "0.968657 +- 0.000355")},
     "KKBox_x1": {"DNN": (0.8501, 0.4811, None), "DeepFM": (0.8531, 0.4785, None)},
 }
+
+
+# Keys that say where things are or how much is printed, not what is trained.
+NOT_FINGERPRINTED = {"seed", "gpu", "model_root", "data_root", "train_data", "valid_data", "test_data",
+                     "data_source", "verbose", "log_to_console", "num_workers"}
+
+
+def config_fingerprint(params):
+    """Short hash of everything in ``params`` that can change a run's result except the seed.
+
+    A results row counts as done only while its experiment's config still has this hash, so an
+    edited config is re-run rather than answered from stale rows.
+    """
+    relevant = {k: v for k, v in params.items() if k not in NOT_FINGERPRINTED}
+    return hashlib.sha1(json.dumps(relevant, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def current_fingerprints(config_dir, expids):
+    return {expid: config_fingerprint({**DEFAULT_PARAMS, **load_params(config_dir, expid)}) for expid in expids}
 
 
 def list_expids(config_dir):
@@ -67,9 +88,9 @@ def append_result(path, row):
         os.fsync(handle.fileno())
 
 
-def result_row(result):
+def result_row(result, fingerprint):
     return {
-        "expid": result["expid"], "model": result["model"], "seed": result["seed"],
+        "expid": result["expid"], "model": result["model"], "seed": result["seed"], "config_hash": fingerprint,
         "valid_AUC": result["valid"]["AUC"], "valid_logloss": result["valid"]["logloss"],
         "test_AUC": result["test"]["AUC"], "test_logloss": result["test"]["logloss"],
         "best_epoch": result["best_epoch"], "epochs_run": result["epochs_run"],
@@ -82,7 +103,6 @@ def result_row(result):
 
 def run_one(config_dir, expid, seed, gpu, out_dir, data_root, log):
     """Run one experiment in its own process; return its result dict (raises on failure)."""
-    import json
     with tempfile.TemporaryDirectory() as scratch:
         result_json = os.path.join(scratch, "result.json")
         command = [sys.executable, "-m", "fuxictr_ssr", "run", "--config", config_dir, "--expid", expid,
@@ -128,14 +148,20 @@ def machine_description(rows):
             f"device {', '.join(devices)}; {'; '.join(versions)}; Python {platform.python_version()}")
 
 
-def write_leaderboard(path, dataset, rows, command):
+def current_rows(rows, fingerprints):
+    """The rows produced by the experiments' present configs."""
+    return [r for r in rows if fingerprints.get(r["expid"]) == r.get("config_hash")]
+
+
+def write_leaderboard(path, dataset, rows, command, stale=0):
     summary = summarise(rows)
     seeds = sorted({int(r["seed"]) for r in rows})
     lines = [f"# {dataset} leaderboard", "",
              f"Machine: {machine_description(rows)}.  ",
              f"Seeds: {', '.join(map(str, seeds))}.  ",
              f"Command: `{command}`", "",
-             "Mean +- sample std over seeds; sorted by mean test AUC. Params = non-embedding parameters.", "",
+             "Mean +- sample std over seeds; sorted by mean test AUC. Params = non-embedding parameters."
+             + (f" ({stale} rows of earlier configs in results.csv are left out.)" if stale else ""), "",
              "| expid | model | seeds | test AUC | test logloss | valid AUC | params | best epoch | train s |",
              "|---|---|---|---|---|---|---|---|---|"]
     for s in summary:
@@ -158,9 +184,10 @@ def run_benchmark(config_dir, seeds, out_dir, expids=None, gpu=-1, data_root=Non
     expids = list(expids or list_expids(config_dir))
     for expid in expids:  # every config and data error before the first run starts
         resolve_params(config_dir, expid, gpu=gpu, data_root=data_root, overrides={"seed": seeds[0]})
+    fingerprints = current_fingerprints(config_dir, list_expids(config_dir))
     os.makedirs(out_dir, exist_ok=True)
     results_csv = os.path.join(out_dir, "results.csv")
-    done = {(r["expid"], int(r["seed"])) for r in read_results(results_csv)}
+    done = {(r["expid"], int(r["seed"])) for r in current_rows(read_results(results_csv), fingerprints)}
     plan = [(expid, seed) for expid in expids for seed in seeds]
     todo = [item for item in plan if item not in done]
     log(f"{len(plan)} runs ({len(expids)} experiments x {len(seeds)} seeds); {len(plan) - len(todo)} already in {results_csv}")
@@ -169,11 +196,18 @@ def run_benchmark(config_dir, seeds, out_dir, expids=None, gpu=-1, data_root=Non
         log(f"[{number}/{len(todo)}] {expid} seed {seed}")
         start = time.perf_counter()
         result = run_one(config_dir, expid, seed, gpu, out_dir, data_root, log)
-        append_result(results_csv, result_row(result))
+        append_result(results_csv, result_row(result, fingerprints[expid]))
         log(f"    test AUC {result['test']['AUC']:.6f}, logloss {result['test']['logloss']:.6f} "
             f"({time.perf_counter() - start:.0f} s)")
-        write_leaderboard(os.path.join(out_dir, "leaderboard.md"), dataset, read_results(results_csv), command)
+        update_leaderboard(out_dir, dataset, results_csv, fingerprints, command)
+    return update_leaderboard(out_dir, dataset, results_csv, fingerprints, command)
+
+
+def update_leaderboard(out_dir, dataset, results_csv, fingerprints, command):
+    """Rewrite leaderboard.md from the current rows; return them."""
     rows = read_results(results_csv)
-    if rows:
-        write_leaderboard(os.path.join(out_dir, "leaderboard.md"), dataset, rows, command)
-    return rows
+    current = current_rows(rows, fingerprints)
+    if current:
+        write_leaderboard(os.path.join(out_dir, "leaderboard.md"), dataset, current, command,
+                          stale=len(rows) - len(current))
+    return current

@@ -88,3 +88,26 @@ def test_bad_seed_list_is_named():
     assert parse_seeds("2021,190034") == [2021, 190034]
     with pytest.raises(ValueError, match="--seeds: expected comma-separated integers"):
         parse_seeds("2021,abc")
+
+
+def test_edited_config_is_rerun_and_stale_rows_are_left_out(suite, tmp_path):
+    import yaml
+    out = str(tmp_path / "results")
+    first = run_benchmark(suite, [1], out, expids=["DNN_gen"], log=lambda m: None)
+    path = os.path.join(suite, "model_config.yaml")
+    blocks = yaml.safe_load(open(path))
+    blocks["DNN_gen"]["hidden_units"] = [8]
+    yaml.safe_dump(blocks, open(path, "w"))
+    messages = []
+    rows = run_benchmark(suite, [1], out, expids=["DNN_gen"], log=messages.append)
+    assert messages[0].endswith("0 already in " + os.path.join(out, "results.csv"))
+    assert len(rows) == 1 and rows[0]["config_hash"] != first[0]["config_hash"]
+    assert len(read_results(os.path.join(out, "results.csv"))) == 2
+    assert "1 rows of earlier configs" in open(os.path.join(out, "leaderboard.md")).read()
+
+
+def test_fingerprint_ignores_locations_and_seed_but_not_hyperparameters():
+    from fuxictr_ssr.bench import config_fingerprint
+    base = {"model": "DNN", "hidden_units": [8], "seed": 1, "data_root": "a", "model_root": "x"}
+    assert config_fingerprint(base) == config_fingerprint({**base, "seed": 2, "data_root": "b", "model_root": "y"})
+    assert config_fingerprint(base) != config_fingerprint({**base, "hidden_units": [16]})

@@ -1,0 +1,70 @@
+"""Every benchmark folder loads, every experiment builds against a feature map made from its
+dataset config, and SSR sits within 1.5x of DCNv2's non-embedding parameters (the suite's claim)."""
+import os
+from collections import OrderedDict
+
+import pytest
+from fuxictr.features import FeatureMap
+
+from fuxictr_ssr.bench import list_expids
+from fuxictr_ssr.config import load_params
+from fuxictr_ssr.models.common import count_parameters
+from fuxictr_ssr.registry import get_model_class
+from fuxictr_ssr.runner import DEFAULT_PARAMS
+
+BENCH_ROOT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmark_configs")
+FOLDERS = sorted(os.listdir(BENCH_ROOT))
+EXPECTED_FOLDERS = ["Avazu_x1", "Avazu_x4_001", "Criteo_x1", "Criteo_x4_001", "Frappe_x1",
+                    "KKBox_x1", "MovielensLatest_x1"]
+EXPIDS = [(folder, expid) for folder in FOLDERS for expid in list_expids(os.path.join(BENCH_ROOT, folder))]
+
+
+def feature_map_from_config(params):
+    """The feature map fuxictr would write for this dataset, with small vocabularies."""
+    feature_map = FeatureMap(params["dataset_id"], data_dir="unused")
+    for column in params["feature_cols"]:
+        if column.get("active") is False:
+            continue
+        names = column["name"] if isinstance(column["name"], list) else [column["name"]]
+        for name in names:
+            spec = {"source": "", "type": column["type"]}
+            if column["type"] in ("categorical", "sequence"):
+                spec.update(padding_idx=0, vocab_size=7)
+            if column["type"] == "sequence":
+                spec.update(max_len=column["max_len"], feature_encoder=column["feature_encoder"])
+            feature_map.features[name] = spec
+    feature_map.labels = [params["label_col"]["name"]]
+    feature_map.num_fields = feature_map.get_num_fields()
+    feature_map.set_column_index()
+    return feature_map
+
+
+def build(folder, expid, tmp_path):
+    params = {**DEFAULT_PARAMS, **load_params(os.path.join(BENCH_ROOT, folder), expid),
+              "model_root": str(tmp_path), "gpu": -1}
+    model = get_model_class(params["model"])(feature_map_from_config(params), **params)
+    return params, count_parameters(model)[1]
+
+
+def test_suite_has_every_dataset_and_the_seven_experiments():
+    assert FOLDERS == EXPECTED_FOLDERS
+    for folder in FOLDERS:
+        dataset_id = folder.lower()
+        kinds = [expid[: -len(dataset_id) - 1] for expid in list_expids(os.path.join(BENCH_ROOT, folder))]
+        assert kinds == ["DNN", "DNN_wide", "DNN_deep", "DeepFM", "DCNv2", "SSR_D", "SSR_S"], folder
+
+
+@pytest.mark.parametrize("folder,expid", EXPIDS, ids=[f"{f}-{e}" for f, e in EXPIDS])
+def test_experiment_builds(folder, expid, tmp_path):
+    params, non_embedding = build(folder, expid, tmp_path)
+    get_model_class(params["model"]).check_params(params)
+    assert non_embedding > 0
+
+
+@pytest.mark.parametrize("folder", FOLDERS)
+def test_ssr_budget_is_near_dcnv2(folder, tmp_path):
+    dataset_id = folder.lower()
+    _, dcnv2 = build(folder, f"DCNv2_{dataset_id}", tmp_path)
+    for variant in ("SSR_D", "SSR_S"):
+        _, ssr = build(folder, f"{variant}_{dataset_id}", tmp_path)
+        assert 1 / 1.5 <= ssr / dcnv2 <= 1.5, (folder, variant, ssr, dcnv2)

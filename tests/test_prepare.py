@@ -1,0 +1,127 @@
+"""``fuxictr-ssr data prepare`` on tiny fixtures: every input format and every error."""
+import gzip
+import hashlib
+import os
+
+import pandas as pd
+import pytest
+
+from fuxictr_ssr.data import bars
+from fuxictr_ssr.data.prepare import md5sum, prepare
+
+FRAPPE_FIELDS = bars.DATASETS["Frappe_x1"].fields
+FRAPPE_LINES = ["1 266:1 1244:1 5042:1 5049:1 5054:1 5055:1 5058:1 5062:1 5074:1 5149:1",
+                "0 138:1 1296:1 5041:1 5052:1 5053:1 5055:1 5058:1 5061:1 5085:1 5201:1"]
+
+
+def write_libsvm(path, lines, gz=False):
+    opener = gzip.open if gz else open
+    with opener(path, "wt") as handle:
+        handle.write("\n".join(lines) + "\n")
+
+
+def test_libsvm_plain_and_gzipped_become_bars_csv(tmp_path):
+    source = tmp_path / "afn"
+    source.mkdir()
+    write_libsvm(source / "train_reconstructed.libsvm.gz", FRAPPE_LINES, gz=True)
+    write_libsvm(source / "valid.libsvm", FRAPPE_LINES[:1])
+    write_libsvm(source / "test.libsvm", FRAPPE_LINES[1:])
+    paths = prepare("frappe_x1", str(source), str(tmp_path / "out"))
+    train = pd.read_csv(paths["train"])
+    assert list(train.columns) == ["label"] + FRAPPE_FIELDS
+    assert train.iloc[0].tolist() == [1, 266, 1244, 5042, 5049, 5054, 5055, 5058, 5062, 5074, 5149]
+    assert len(pd.read_csv(paths["valid"])) == 1 and len(pd.read_csv(paths["test"])) == 1
+
+
+def test_criteo_libsvm_keeps_numeric_values(tmp_path):
+    fields = bars.DATASETS["Criteo_x1"].fields
+    tokens = [f"{i}:{i * 10}" for i in range(13)] + [f"{100 + i}:1" for i in range(26)]
+    for split in ("train", "valid", "test"):
+        write_libsvm(tmp_path / f"{split}.libsvm", ["0 " + " ".join(tokens)])
+    frame = pd.read_csv(prepare("Criteo_x1", str(tmp_path), str(tmp_path / "out"))["train"])
+    assert list(frame.columns) == ["label"] + fields
+    assert frame["I2"][0] == 10 and frame["I13"][0] == 120  # the value after ':'
+    assert frame["C1"][0] == 100 and frame["C26"][0] == 125  # the index before ':'
+
+
+def test_libsvm_with_wrong_token_count_names_file_and_line(tmp_path):
+    write_libsvm(tmp_path / "train.libsvm", FRAPPE_LINES + ["1 3:1 4:1"])
+    with pytest.raises(ValueError, match=r"train.libsvm, line 3: expected a label and 10 'index:value' tokens"):
+        prepare("Frappe_x1", str(tmp_path), str(tmp_path / "out"))
+
+
+def test_bars_csv_is_verified_by_md5_then_linked(tmp_path, monkeypatch):
+    source = tmp_path / "bars"
+    source.mkdir()
+    contents = {}
+    for split in ("train", "valid", "test"):
+        (source / f"{split}.csv").write_text(f"label,user\n1,{split}\n")
+        contents[split] = hashlib.md5((source / f"{split}.csv").read_bytes()).hexdigest()
+    fake = bars.BarsDataset("Frappe_x1", "x1", FRAPPE_FIELDS, md5=contents)
+    monkeypatch.setitem(bars.DATASETS, "Frappe_x1", fake)
+    paths = prepare("Frappe_x1", str(source), str(tmp_path / "out"))
+    assert os.path.islink(paths["train"]) and open(paths["valid"]).read() == "label,user\n1,valid\n"
+    copied = prepare("Frappe_x1", str(source), str(tmp_path / "copy"), copy=True)
+    assert not os.path.islink(copied["test"]) and md5sum(copied["test"]) == contents["test"]
+
+
+def test_bars_csv_with_wrong_md5_is_refused_unless_told(tmp_path):
+    for split in ("train", "valid", "test"):
+        (tmp_path / f"{split}.csv").write_text("label,user\n1,2\n")
+    with pytest.raises(ValueError, match=r"train.csv: md5 \w+ differs from the published Frappe_x1 train md5 "
+                                         "ba7306e6c4fc19dd2cd84f2f0596d158"):
+        prepare("Frappe_x1", str(tmp_path), str(tmp_path / "out"))
+    assert prepare("Frappe_x1", str(tmp_path), str(tmp_path / "out"), verify_md5=False)
+
+
+def test_missing_split_and_unknown_dataset_are_named(tmp_path):
+    write_libsvm(tmp_path / "train.libsvm", FRAPPE_LINES)
+    with pytest.raises(ValueError, match=r"source: no valid.csv or valid\*.libsvm\[.gz\] in .*reczoo/Frappe_x1"):
+        prepare("Frappe_x1", str(tmp_path), str(tmp_path / "out"))
+    with pytest.raises(ValueError, match="dataset: unknown dataset 'Frappe_x9'; known: Criteo_x1"):
+        prepare("Frappe_x9", str(tmp_path), str(tmp_path / "out"))
+    with pytest.raises(ValueError, match="source: .*nowhere' does not exist"):
+        prepare("Frappe_x1", str(tmp_path / "nowhere"), str(tmp_path / "out"))
+
+
+def criteo_raw_rows(count):
+    return ["\t".join([str(i % 2)] + [str(i)] * 13 + [f"{i:08x}"] * 26) for i in range(count)]
+
+
+def test_raw_criteo_is_split_8_1_1_with_fixed_seed(tmp_path):
+    (tmp_path / "train.txt").write_text("\n".join(criteo_raw_rows(50)) + "\n")
+    paths = prepare("Criteo_x4_001", str(tmp_path), str(tmp_path / "out"))
+    splits = {name: pd.read_csv(path, dtype=str, keep_default_na=False) for name, path in paths.items()}
+    assert [len(splits[s]) for s in ("train", "valid", "test")] == [40, 5, 5]
+    assert list(splits["train"].columns) == bars.DATASETS["Criteo_x4_001"].fields
+    all_ids = sorted(pd.concat(splits.values())["I1"].astype(int))
+    assert all_ids == list(range(50))  # a partition: no row lost or repeated
+    again = prepare("Criteo_x4_001", str(tmp_path), str(tmp_path / "again"))
+    assert open(again["valid"]).read() == open(paths["valid"]).read()
+
+
+def test_raw_criteo_errors_name_the_problem(tmp_path):
+    (tmp_path / "train.txt").write_text("1\t2\t3\n")
+    with pytest.raises(ValueError, match=r"train.txt: expected 40 tab-separated columns .* got 3"):
+        prepare("Criteo_x4_001", str(tmp_path), str(tmp_path / "out"))
+    rows = criteo_raw_rows(3)
+    rows[1] = "x" + rows[1][1:]
+    (tmp_path / "train.txt").write_text("\n".join(rows) + "\n")
+    with pytest.raises(ValueError, match=r"train.txt, row 2: column label must be 0 or 1, got 'x'"):
+        prepare("Criteo_x4_001", str(tmp_path), str(tmp_path / "out"))
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(ValueError, match=r"source: expected one raw Criteo file in .* found none"):
+        prepare("Criteo_x4_001", str(empty), str(tmp_path / "out"))
+
+
+def test_raw_avazu_keeps_kaggle_columns_and_names_missing_ones(tmp_path):
+    columns = bars.AVAZU_RAW_COLUMNS
+    rows = [",".join([str(i), str(i % 2), "14102100"] + ["a"] * (len(columns) - 3)) for i in range(20)]
+    (tmp_path / "train.csv").write_text(",".join(columns) + "\n" + "\n".join(rows) + "\n")
+    paths = prepare("Avazu_x4_001", str(tmp_path), str(tmp_path / "out"))
+    assert list(pd.read_csv(paths["train"]).columns) == columns
+    assert sum(len(pd.read_csv(p)) for p in paths.values()) == 20
+    (tmp_path / "train.csv").write_text("id,click\n1,0\n")
+    with pytest.raises(ValueError, match="train.csv: missing columns hour, C1, banner_pos"):
+        prepare("Avazu_x4_001", str(tmp_path), str(tmp_path / "out"))
