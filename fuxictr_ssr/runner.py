@@ -21,7 +21,8 @@ import torch
 
 from . import __version__
 from .compat import rank_data_loaders
-from .config import RAW_DATA_FORMATS, SPLIT_KEYS, check_data_params, load_params
+from .config import (RAW_DATA_FORMATS, SPLIT_KEYS, check_data_params, check_training_params,
+                     load_params)
 from .data import ColumnarDataLoader
 from .models.common import count_parameters
 from .registry import get_model_class
@@ -40,6 +41,7 @@ DEFAULT_PARAMS = {
     "epochs": 100,
     "batch_size": 4096,
     "shuffle": True,
+    "monitor_mode": "max",
 }
 DATA_LOADERS = {"columnar": ColumnarDataLoader, "fuxictr": None}
 
@@ -109,6 +111,7 @@ def resolve_params(config_dir, expid, gpu=-1, overrides=None, data_root=None):
         relocate_data_root(params, data_root)
     params["gpu"] = gpu
     model_class = get_model_class(params["model"], search_dir=os.getcwd())
+    check_training_params(params)
     if hasattr(model_class, "check_params"):
         model_class.check_params(params)
     check_data_params(params)

@@ -7,16 +7,20 @@ import pytest
 from fuxictr.features import FeatureMap
 
 from fuxictr_ssr.bench import list_expids
-from fuxictr_ssr.config import load_params
+from fuxictr_ssr.config import check_data_params, check_training_params, load_params
 from fuxictr_ssr.models.common import count_parameters
 from fuxictr_ssr.registry import get_model_class
 from fuxictr_ssr.runner import DEFAULT_PARAMS
 
-BENCH_ROOT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmark_configs")
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BENCH_ROOT = os.path.join(REPO_ROOT, "benchmark_configs")
 FOLDERS = sorted(os.listdir(BENCH_ROOT))
+TUNING = [os.path.join("tuning", name) for name in sorted(os.listdir(os.path.join(REPO_ROOT, "tuning")))]
 EXPECTED_FOLDERS = ["Avazu_x1", "Avazu_x4_001", "Criteo_x1", "Criteo_x4_001", "Frappe_x1",
                     "KKBox_x1", "MovielensLatest_x1"]
-EXPIDS = [(folder, expid) for folder in FOLDERS for expid in list_expids(os.path.join(BENCH_ROOT, folder))]
+EXPIDS = [(os.path.join("benchmark_configs", folder), expid) for folder in FOLDERS
+          for expid in list_expids(os.path.join(BENCH_ROOT, folder))]
+EXPIDS += [(folder, expid) for folder in TUNING for expid in list_expids(os.path.join(REPO_ROOT, folder))]
 
 
 def feature_map_from_config(params):
@@ -40,7 +44,7 @@ def feature_map_from_config(params):
 
 
 def build(folder, expid, tmp_path):
-    params = {**DEFAULT_PARAMS, **load_params(os.path.join(BENCH_ROOT, folder), expid),
+    params = {**DEFAULT_PARAMS, **load_params(os.path.join(REPO_ROOT, folder), expid),
               "model_root": str(tmp_path), "gpu": -1}
     model = get_model_class(params["model"])(feature_map_from_config(params), **params)
     return params, count_parameters(model)[1]
@@ -57,6 +61,8 @@ def test_suite_has_every_dataset_and_the_seven_experiments():
 @pytest.mark.parametrize("folder,expid", EXPIDS, ids=[f"{f}-{e}" for f, e in EXPIDS])
 def test_experiment_builds(folder, expid, tmp_path):
     params, non_embedding = build(folder, expid, tmp_path)
+    check_training_params(params)
+    check_data_params(params)
     get_model_class(params["model"]).check_params(params)
     assert non_embedding > 0
 
@@ -64,7 +70,8 @@ def test_experiment_builds(folder, expid, tmp_path):
 @pytest.mark.parametrize("folder", FOLDERS)
 def test_ssr_budget_is_near_dcnv2(folder, tmp_path):
     dataset_id = folder.lower()
-    _, dcnv2 = build(folder, f"DCNv2_{dataset_id}", tmp_path)
+    folder_path = os.path.join("benchmark_configs", folder)
+    _, dcnv2 = build(folder_path, f"DCNv2_{dataset_id}", tmp_path)
     for variant in ("SSR_D", "SSR_S"):
-        _, ssr = build(folder, f"{variant}_{dataset_id}", tmp_path)
+        _, ssr = build(folder_path, f"{variant}_{dataset_id}", tmp_path)
         assert 1 / 1.5 <= ssr / dcnv2 <= 1.5, (folder, variant, ssr, dcnv2)

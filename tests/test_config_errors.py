@@ -1,6 +1,6 @@
 """Every config error is a ValueError naming the key, raised before data is read or a model built."""
 import os
-import shutil
+import re
 
 import pytest
 import yaml
@@ -48,13 +48,19 @@ BAD_SSR = [
     ({"model": "NoSuchModel"}, "model: unknown model 'NoSuchModel'; registered models: DCNv2, DNN, DeepFM, SSR"),
     ({"dataset_id": None}, "dataset_id: missing in experiment 'SSR_test'"),
     ({"dataset_id": "nowhere_x1"}, "dataset_id: 'nowhere_x1' not found"),
+    ({"embedding_regularizer": "1e-05"}, "embedding_regularizer: expected a number >= 0, 'l1(x)', 'l2(x)' or "
+                                         "'l1_l2(x, y)' (YAML reads 1e-05 as text: write 1.0e-05), got '1e-05'"),
+    ({"net_regularizer": "l3(0.1)"}, "net_regularizer: expected a number >= 0"),
+    ({"learning_rate": 0}, "learning_rate: expected a positive number"),
+    ({"batch_size": 0}, "batch_size: expected a positive integer"),
+    ({"monitor_mode": "maximum"}, "monitor_mode: expected one of max, min"),
 ]
 
 
 @pytest.mark.parametrize("changes,message", BAD_SSR, ids=[m.split(":")[0] + "-" + str(i) for i, (_, m) in enumerate(BAD_SSR)])
 def test_bad_experiment_key_is_named(config_dir, changes, message):
     edit_experiment(config_dir, "SSR_test", **changes)
-    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace("[", r"\[")):
+    with pytest.raises(ValueError, match=re.escape(message)):
         resolve_params(config_dir, "SSR_test")
 
 
