@@ -160,13 +160,17 @@ def write_leaderboard(path, dataset, rows, command, stale=0):
              f"Machine: {machine_description(rows)}.  ",
              f"Seeds: {', '.join(map(str, seeds))}.  ",
              f"Command: `{command}`", "",
-             "Mean +- sample std over seeds; sorted by mean test AUC. Params = non-embedding parameters."
+             "Mean +- sample std over seeds (the value itself for one seed); sorted by mean test AUC. "
+             "Params = non-embedding parameters."
              + (f" ({stale} rows of earlier configs in results.csv are left out.)" if stale else ""), "",
              "| expid | model | seeds | test AUC | test logloss | valid AUC | params | best epoch | train s |",
              "|---|---|---|---|---|---|---|---|---|"]
+    def mean_std(stat, runs):
+        return f"{stat[0]:.6f} +- {stat[1]:.6f}" if runs > 1 else f"{stat[0]:.6f}"
+
     for s in summary:
-        lines.append(f"| {s['expid']} | {s['model']} | {s['seeds']} | {s['test_AUC'][0]:.6f} +- {s['test_AUC'][1]:.6f} "
-                     f"| {s['test_logloss'][0]:.6f} +- {s['test_logloss'][1]:.6f} | {s['valid_AUC'][0]:.6f} "
+        lines.append(f"| {s['expid']} | {s['model']} | {s['seeds']} | {mean_std(s['test_AUC'], s['seeds'])} "
+                     f"| {mean_std(s['test_logloss'], s['seeds'])} | {s['valid_AUC'][0]:.6f} "
                      f"| {s['params']:,} | {s['best_epoch']:.1f} | {s['train_time_s']:.0f} |")
     reference = BARS_REFERENCE.get(dataset)
     if reference:

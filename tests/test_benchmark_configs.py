@@ -1,7 +1,6 @@
 """Every benchmark folder loads, every experiment builds against a feature map made from its
 dataset config, and SSR sits within 1.5x of DCNv2's non-embedding parameters (the suite's claim)."""
 import os
-from collections import OrderedDict
 
 import pytest
 from fuxictr.features import FeatureMap

@@ -1,4 +1,3 @@
-import torch
 from torch import nn
 
 from .iterative_competitive_sparse import IterativeCompetitiveSparse

@@ -1,6 +1,9 @@
 import inspect
 
 from fuxictr.pytorch.layers import FeatureEmbeddingDict
+from fuxictr.pytorch.models import BaseModel
+
+from ..config import require_positive_int, require_rate
 
 
 def effective_params(model_class, params):
@@ -32,3 +35,31 @@ def flattened_embedding_dim(feature_map, embedding_dim):
     """Width of the flattened field embeddings (per-feature ``embedding_dim`` overrides count)."""
     return sum(spec.get("emb_output_dim", spec.get("embedding_dim", embedding_dim))
                for spec in feature_map.features.values() if spec["type"] != "meta")
+
+
+class CheckedModel(BaseModel):
+    """FuxiCTR ``BaseModel`` whose config is checked before anything is built.
+
+    ``check_params`` fills in the constructor's defaults, checks the keys every model here has
+    (``embedding_dim``, ``net_dropout``) and then the model's own (``check_model_params``). The
+    runner calls it before any data is read; each model's ``__init__`` calls it first too.
+    """
+
+    @classmethod
+    def check_params(cls, params):
+        """Raise ``ValueError`` naming the first bad key of this model's config."""
+        p = effective_params(cls, params)
+        require_positive_int(p, "embedding_dim")
+        require_rate(p, "net_dropout")
+        cls.check_model_params(p)
+
+    @classmethod
+    def check_model_params(cls, p):
+        """Model-specific checks on the effective params ``p``."""
+
+    def finish_building(self, learning_rate, optimizer, loss, **unused):
+        """FuxiCTR's closing steps of a model's ``__init__``: optimizer and loss, FuxiCTR's
+        initialisation (xavier-normal Linear, then every ``init_weights``), device."""
+        self.compile(optimizer, loss, learning_rate)
+        self.reset_parameters()
+        self.model_to_device()

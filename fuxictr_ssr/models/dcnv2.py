@@ -2,17 +2,16 @@ import torch
 from torch import nn
 
 from fuxictr.pytorch.layers import CrossNetMix, CrossNetV2, FeatureEmbedding, MLP_Block
-from fuxictr.pytorch.models import BaseModel
 
-from ..config import require, require_choice, require_int_list, require_positive_int, require_rate
+from ..config import require, require_choice, require_int_list, require_positive_int
 from ..registry import register_model
-from .common import effective_params, flattened_embedding_dim
+from .common import CheckedModel, flattened_embedding_dim
 
 STRUCTURES = ("parallel", "stacked", "stacked_parallel", "crossnet_only")
 
 
 @register_model
-class DCNv2(BaseModel):
+class DCNv2(CheckedModel):
     """DCN-V2: a cross network beside (or before) an MLP, BARS parameter names.
 
     Cross layer (full rank): :math:`x_{l+1} = x_0 \\odot (W_l x_l + b_l) + x_l`; with
@@ -67,15 +66,10 @@ class DCNv2(BaseModel):
                                 + parallel_dnn_hidden_units[-1],
         }[model_structure]
         self.fc = nn.Linear(final_dim, 1)
-        self.compile(kwargs["optimizer"], kwargs["loss"], learning_rate)
-        self.reset_parameters()
-        self.model_to_device()
+        self.finish_building(learning_rate, **kwargs)
 
     @classmethod
-    def check_params(cls, params):
-        """Raise ``ValueError`` naming the first bad key of a DCNv2 config."""
-        p = effective_params(cls, params)
-        require_positive_int(p, "embedding_dim")
+    def check_model_params(cls, p):
         require_choice(p, "model_structure", STRUCTURES)
         require_positive_int(p, "num_cross_layers")
         if p["model_structure"] in ("parallel", "stacked_parallel"):
@@ -84,7 +78,6 @@ class DCNv2(BaseModel):
         require(p["model_structure"] != "stacked" or len(p["stacked_dnn_hidden_units"]) > 0,
                 "stacked_dnn_hidden_units", "a non-empty list for model_structure stacked",
                 p["stacked_dnn_hidden_units"])
-        require_rate(p, "net_dropout")
         if p["use_low_rank_mixture"]:
             require_positive_int(p, "low_rank")
             require_positive_int(p, "num_experts")

@@ -1,13 +1,12 @@
 from fuxictr.pytorch.layers import FactorizationMachine, FeatureEmbedding, MLP_Block
-from fuxictr.pytorch.models import BaseModel
 
-from ..config import require_int_list, require_positive_int, require_rate
+from ..config import require_int_list
 from ..registry import register_model
-from .common import effective_params, flattened_embedding_dim
+from .common import CheckedModel, flattened_embedding_dim
 
 
 @register_model
-class DeepFM(BaseModel):
+class DeepFM(CheckedModel):
     """DeepFM: LR + FM + MLP over one shared embedding, summed before the sigmoid (BARS names).
 
     .. math::
@@ -36,17 +35,11 @@ class DeepFM(BaseModel):
                              output_dim=1, hidden_units=list(hidden_units),
                              hidden_activations=hidden_activations, dropout_rates=net_dropout,
                              batch_norm=batch_norm)
-        self.compile(kwargs["optimizer"], kwargs["loss"], learning_rate)
-        self.reset_parameters()
-        self.model_to_device()
+        self.finish_building(learning_rate, **kwargs)
 
     @classmethod
-    def check_params(cls, params):
-        """Raise ``ValueError`` naming the first bad key of a DeepFM config."""
-        p = effective_params(cls, params)
-        require_positive_int(p, "embedding_dim")
+    def check_model_params(cls, p):
         require_int_list(p, "hidden_units")
-        require_rate(p, "net_dropout")
 
     def forward(self, inputs):
         X = self.get_inputs(inputs)

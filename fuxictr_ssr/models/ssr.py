@@ -1,13 +1,11 @@
 from torch import nn
 
 from fuxictr.pytorch.layers import FeatureEmbedding, MLP_Block
-from fuxictr.pytorch.models import BaseModel
 
-from ..config import (require, require_choice, require_int_list, require_positive_int,
-                      require_rate)
+from ..config import require, require_choice, require_int_list
 from ..layers import MultiViewSSRLayer
 from ..registry import register_model
-from .common import effective_params, flattened_embedding_dim
+from .common import CheckedModel, flattened_embedding_dim
 
 FILTER_TYPES = ("static", "ics")
 EMBEDDING_NORMS = ("batch_norm", "layer_norm", "none")
@@ -37,7 +35,7 @@ class EmbeddingNorm(nn.Module):
 
 
 @register_model
-class SSR(BaseModel):
+class SSR(CheckedModel):
     """SSR: explicit-sparsity CTR model (SSR-S with ``filter_type: static``, SSR-D with ``ics``).
 
     Field embeddings ``[B, F, D]`` are normalised and flattened to ``x`` (``d_in = F*D``), pass
@@ -91,15 +89,10 @@ class SSR(BaseModel):
         self.head = MLP_Block(input_dim=input_dim, output_dim=1,
                               hidden_units=list(head_hidden_units), hidden_activations="ReLU",
                               dropout_rates=net_dropout)
-        self.compile(kwargs["optimizer"], kwargs["loss"], learning_rate)
-        self.reset_parameters()
-        self.model_to_device()
+        self.finish_building(learning_rate, **kwargs)
 
     @classmethod
-    def check_params(cls, params):
-        """Raise ``ValueError`` naming the first bad key of an SSR config."""
-        p = effective_params(cls, params)
-        require_positive_int(p, "embedding_dim")
+    def check_model_params(cls, p):
         require_choice(p, "embedding_norm", EMBEDDING_NORMS)
         require_choice(p, "filter_type", FILTER_TYPES)
         require_int_list(p, "num_views")
@@ -111,7 +104,6 @@ class SSR(BaseModel):
             value = p[key]
             require(isinstance(value, int) and not isinstance(value, bool) and value >= 0,
                     key, "an integer >= 0", value)
-        require_rate(p, "net_dropout")
         require(p["filter_seed"] is None or isinstance(p["filter_seed"], int), "filter_seed",
                 "an integer or null", p["filter_seed"])
 
