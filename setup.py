@@ -21,7 +21,7 @@ setup(
         # fuxictr's csv preprocessing calls scan_csv(dtypes=...), which polars 2 removed
         "polars<2",
     ],
-    extras_require={"test": ["pytest"], "plot": ["matplotlib"]},
+    extras_require={"test": ["pytest", "matplotlib"], "plot": ["matplotlib"]},
     entry_points={
         "console_scripts": ["fuxictr-ssr=fuxictr_ssr.cli:main"],
         "fuxictr.models": [f"{name}=fuxictr_ssr.models:{name}" for name in MODELS],

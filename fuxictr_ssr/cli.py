@@ -80,6 +80,17 @@ def command_prepare(args):
     print("\n".join(paths.values()))
 
 
+def command_sparsity(args):
+    from .analysis.report import sparsity_report
+    out_dir = args.out or os.path.join(os.path.dirname(os.path.abspath(args.checkpoint)), f"sparsity_{args.expid}")
+    rows, ics_rows = sparsity_report(args.config, args.expid, args.checkpoint, out_dir,
+                                     data_root=args.data_root, gpu=args.gpu)
+    print(open(os.path.join(out_dir, "sparsity.md")).read())
+    if ics_rows:
+        print(open(os.path.join(out_dir, "ics.md")).read())
+    print(f"Written to {out_dir}")
+
+
 def command_models(args):
     from .registry import list_models
     print("\n".join(list_models()))
@@ -114,6 +125,13 @@ def build_parser():
     bench.add_argument("--data-root", help="where the dataset's files are (replaces data_root)")
     bench.add_argument("--out", help="results folder (default results/<config folder name>)")
     bench.set_defaults(handler=command_bench)
+
+    sparsity = commands.add_parser("sparsity", help="implicit-sparsity report of a trained checkpoint")
+    sparsity.add_argument("--checkpoint", required=True)
+    add_run_arguments(sparsity)
+    sparsity.add_argument("--data-root", help="where the dataset is (replaces data_root)")
+    sparsity.add_argument("--out", help="output folder (default: next to the checkpoint)")
+    sparsity.set_defaults(handler=command_sparsity)
 
     models = commands.add_parser("models", help="list the registered models")
     models.set_defaults(handler=command_models)

@@ -1,8 +1,11 @@
+import logging
+
 from torch import nn
 
 from fuxictr.pytorch.layers import FeatureEmbedding, MLP_Block
 
 from ..config import require, require_choice, require_int_list
+from ..analysis.ics_activity import SurvivorMeter, alpha_summary, ics_layers
 from ..layers import MultiViewSSRLayer
 from ..registry import register_model
 from .common import CheckedModel, flattened_embedding_dim
@@ -106,6 +109,15 @@ class SSR(CheckedModel):
                     key, "an integer >= 0", value)
         require(p["filter_seed"] is None or isinstance(p["filter_seed"], int), "filter_seed",
                 "an integer or null", p["filter_seed"])
+
+    def eval_step(self):
+        """BaseModel's validation step, plus the ICS diagnostics of SSR-D layers in the log."""
+        with SurvivorMeter(ics_layers(self)) as meter:
+            super().eval_step()
+        fractions = meter.fractions()
+        for depth, ics in ics_layers(self):
+            logging.info("ICS layer %d: surviving fraction %.4f, alpha per iteration (mean over views) %s",
+                         depth, fractions.get(depth, float("nan")), alpha_summary(ics))
 
     def forward(self, inputs):
         X = self.get_inputs(inputs)

@@ -1,0 +1,1 @@
+"""Analyses of trained models: implicit sparsity of dense layers, ICS activity."""
