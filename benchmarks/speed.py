@@ -24,6 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
+from fuxictr_ssr.scaling import width_for, with_width
+
 FIELDS, EMBEDDING_DIM, VOCAB = 39, 16, 100   # a Criteo-shaped input: d_in = 624
 FAMILIES = ("DNN", "DCNv2", "SSR_S", "SSR_D")
 
@@ -39,17 +41,28 @@ def feature_map(num_fields=FIELDS):
     return fmap
 
 
-def family_params(family, width):
-    """Config of ``family`` at one width knob (MLP width, or view width for SSR)."""
+def family_base(family):
+    """The family's settings; ``scaling.with_width`` sets its width knob."""
     if family == "DNN":
-        return {"model": "DNN", "hidden_units": [width] * 3}
+        return {"model": "DNN", "hidden_units": [1] * 3}
     if family == "DCNv2":
-        return {"model": "DCNv2", "num_cross_layers": 2, "parallel_dnn_hidden_units": [width] * 3}
+        return {"model": "DCNv2", "num_cross_layers": 2, "parallel_dnn_hidden_units": [1] * 3}
     if family == "SSR_S":
-        return {"model": "SSR", "filter_type": "static", "num_views": [16, 16], "view_dims": [width] * 2,
+        return {"model": "SSR", "filter_type": "static", "num_views": [16, 16], "view_dims": [1, 1],
                 "fusion_layers": 2, "ics_iterations": 0}
-    return {"model": "SSR", "filter_type": "ics", "num_views": [8, 8], "view_dims": [width] * 2,
+    return {"model": "SSR", "filter_type": "ics", "num_views": [8, 8], "view_dims": [1, 1],
             "fusion_layers": 1, "ics_iterations": 5}
+
+
+def family_params(family, width):
+    return with_width(family, family_base(family), width)
+
+
+def sized(family, target):
+    """``(width, params)`` of the smallest ``family`` model with at least ``target`` parameters."""
+    base = {**family_base(family), "embedding_dim": EMBEDDING_DIM, "embedding_norm": "none"}
+    width = width_for(family, base, target, feature_map())
+    return width, family_params(family, width)
 
 
 def build(params):
@@ -63,22 +76,6 @@ def build(params):
 def non_embedding(model):
     from fuxictr_ssr.models.common import count_parameters
     return count_parameters(model)[1]
-
-
-def size_for(family, target):
-    """Smallest width whose non-embedding parameter count reaches ``target``: doubling, then
-    bisection, so no model far above the target is ever built."""
-    high = 1
-    while non_embedding(build(family_params(family, high))) < target:
-        high *= 2
-    low = high // 2 + 1 if high > 1 else 1
-    while low < high:
-        middle = (low + high) // 2
-        if non_embedding(build(family_params(family, middle))) < target:
-            low = middle + 1
-        else:
-            high = middle
-    return low
 
 
 def batch(size, device):
@@ -238,7 +235,7 @@ def main(argv=None):
         args.targets, args.batch_size, args.repetitions, args.warmup = "3e4", 256, 1, 1
 
     targets = [int(float(t)) for t in args.targets.split(",")]
-    lines = [f"# Speed and memory: DNN, DCNv2, SSR-S, SSR-D", "",
+    lines = ["# Speed and memory: DNN, DCNv2, SSR-S, SSR-D", "",
              f"Machine: {machine(args)}.  ",
              f"Input: {FIELDS} fields x embedding {EMBEDDING_DIM} (d_in = {FIELDS * EMBEDDING_DIM}); batch {args.batch_size}; "
              f"median of {args.repetitions} repetitions after {args.warmup} warm-up; each configuration in its own process.  ",
@@ -247,8 +244,8 @@ def main(argv=None):
              "| peak MB | SSR layers GFLOP/s | torch.mm GFLOP/s |", "|---|---|---|---|---|---|---|---|---|---|"]
     for target in targets:
         for family in FAMILIES:
-            width = size_for(family, target)
-            r = in_child(args, "--child-model", json.dumps(family_params(family, width)))
+            width, params = sized(family, target)
+            r = in_child(args, "--child-model", json.dumps(params))
             ssr = (f"{r['ssr_gflops_s']:.1f} | {r['mm_gflops_s']:.1f}" if "ssr_gflops_s" in r else "- | -")
             lines.append(f"| {target:,} | {family} | {width} | {r['params']:,} | {r['mflops_per_sample']:.2f} "
                          f"| {r['train_samples_s']:,.0f} | {r['infer_samples_s']:,.0f} | {r['peak_mem_mb']:.0f} | {ssr} |")
@@ -260,9 +257,9 @@ def main(argv=None):
               "| implementation | samples/s |", "|---|---|"]
     lines += [f"| {name} | {rate:,.0f} |" for name, rate in filters.items()]
 
-    width = size_for("SSR_D", targets[-1])
-    with_ics = in_child(args, "--child-model", json.dumps(family_params("SSR_D", width)))
-    without = in_child(args, "--child-model", json.dumps({**family_params("SSR_D", width), "ics_iterations": 0}))
+    width, params = sized("SSR_D", targets[-1])
+    with_ics = in_child(args, "--child-model", json.dumps(params))
+    without = in_child(args, "--child-model", json.dumps({**params, "ics_iterations": 0}))
     overhead = with_ics["train_samples_s"] and (without["train_samples_s"] / with_ics["train_samples_s"] - 1)
     lines += ["", f"ICS overhead (SSR-D at width {width}, T=5 vs T=0, training step): "
                   f"{with_ics['train_samples_s']:,.0f} vs {without['train_samples_s']:,.0f} samples/s, "

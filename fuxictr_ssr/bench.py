@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-from .config import load_params
+from .config import config_files, load_params, read_yaml
 from .runner import DEFAULT_PARAMS, resolve_params
 
 RESULT_COLUMNS = ["expid", "model", "seed", "config_hash", "valid_AUC", "valid_logloss", "test_AUC", "test_logloss",
@@ -63,10 +63,9 @@ def current_fingerprints(config_dir, expids):
 
 def list_expids(config_dir):
     """Experiment ids of a config folder, in file order (``Base`` excluded)."""
-    from .config import _config_files, _read_yaml
     expids = []
-    for path in _config_files(config_dir, "model_config"):
-        expids += [key for key in _read_yaml(path) if key != "Base"]
+    for path in config_files(config_dir, "model_config"):
+        expids += [key for key in read_yaml(path) if key != "Base"]
     return expids
 
 
@@ -182,8 +181,11 @@ def write_leaderboard(path, dataset, rows, command, stale=0):
         handle.write("\n".join(lines) + "\n")
 
 
-def run_benchmark(config_dir, seeds, out_dir, expids=None, gpu=-1, data_root=None, command="", log=print):
-    """Run every (expid, seed) not yet in ``<out_dir>/results.csv``; return all rows."""
+def run_benchmark(config_dir, seeds, out_dir, expids=None, gpu=-1, data_root=None, command="", log=print,
+                  title=None):
+    """Run every (expid, seed) not yet in ``<out_dir>/results.csv``; return the current rows.
+
+    ``title`` names the leaderboard (default: the config folder's name, e.g. ``Frappe_x1``)."""
     config_dir = config_dir.rstrip("/")
     expids = list(expids or list_expids(config_dir))
     for expid in expids:  # every config and data error before the first run starts
@@ -195,7 +197,7 @@ def run_benchmark(config_dir, seeds, out_dir, expids=None, gpu=-1, data_root=Non
     plan = [(expid, seed) for expid in expids for seed in seeds]
     todo = [item for item in plan if item not in done]
     log(f"{len(plan)} runs ({len(expids)} experiments x {len(seeds)} seeds); {len(plan) - len(todo)} already in {results_csv}")
-    dataset = os.path.basename(config_dir)
+    dataset = title or os.path.basename(config_dir)
     for number, (expid, seed) in enumerate(todo, start=1):
         log(f"[{number}/{len(todo)}] {expid} seed {seed}")
         start = time.perf_counter()

@@ -74,6 +74,22 @@ def command_bench(args):
     print(f"Results: {os.path.join(out_dir, 'results.csv')}, {os.path.join(out_dir, 'leaderboard.md')}")
 
 
+def command_scale(args):
+    from .scaling import run_scaling
+    seeds = parse_seeds(args.seeds)
+    try:
+        targets = [int(float(size)) for size in args.sizes.split(",")]
+    except ValueError:
+        raise ValueError(f"--sizes: expected comma-separated parameter counts like 1e5,1e6, got {args.sizes!r}") from None
+    out_dir = args.out or os.path.join("results", "scaling", os.path.basename(args.config.rstrip("/")))
+    table = run_scaling(args.config, args.family, targets, seeds, out_dir, gpu=args.gpu,
+                        data_root=args.data_root, command="fuxictr-ssr " + " ".join(sys.argv[1:]))
+    for row in table:
+        print(f"{row['expid']:<14} {row['params_non_embedding']:>12,d}  test AUC {row['test_AUC_mean']:.6f} "
+              f"+- {row['test_AUC_std']:.6f} ({row['seeds']} seeds)")
+    print(f"Results: {os.path.join(out_dir, 'scaling.csv')}, {os.path.join(out_dir, 'scaling.png')}")
+
+
 def command_prepare(args):
     from .data.prepare import prepare
     paths = prepare(args.dataset, args.source, args.out, verify_md5=not args.no_verify, copy=args.copy)
@@ -125,6 +141,16 @@ def build_parser():
     bench.add_argument("--data-root", help="where the dataset's files are (replaces data_root)")
     bench.add_argument("--out", help="results folder (default results/<config folder name>)")
     bench.set_defaults(handler=command_bench)
+
+    scale = commands.add_parser("scale", help="a model family over a ladder of parameter counts")
+    scale.add_argument("--config", required=True, help="benchmark folder giving the dataset and base settings")
+    scale.add_argument("--family", nargs="+", required=True, help="DNN, DCNv2, SSR_S and/or SSR_D")
+    scale.add_argument("--sizes", required=True, help="non-embedding parameter targets, e.g. 1e5,3e5,1e6")
+    scale.add_argument("--seeds", default="2021")
+    scale.add_argument("--gpu", type=int, default=-1)
+    scale.add_argument("--data-root")
+    scale.add_argument("--out", help="default results/scaling/<config folder name>")
+    scale.set_defaults(handler=command_scale)
 
     sparsity = commands.add_parser("sparsity", help="implicit-sparsity report of a trained checkpoint")
     sparsity.add_argument("--checkpoint", required=True)

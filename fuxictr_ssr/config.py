@@ -17,12 +17,12 @@ DATA_FORMATS = RAW_DATA_FORMATS + ("npz",)
 SPLIT_KEYS = ("train_data", "valid_data", "test_data")
 
 
-def _config_files(config_dir, name):
+def config_files(config_dir, name):
     single = os.path.join(config_dir, f"{name}.yaml")
     return [single] if os.path.isfile(single) else sorted(glob.glob(os.path.join(config_dir, name, "*.yaml")))
 
 
-def _read_yaml(path):
+def read_yaml(path):
     with open(path) as handle:
         content = yaml.safe_load(handle) or {}
     if not isinstance(content, dict):
@@ -34,12 +34,12 @@ def load_params(config_dir, expid):
     """Merge ``Base``, the experiment block and its dataset block into one params dict."""
     if not os.path.isdir(config_dir):
         raise ValueError(f"--config: config folder {config_dir!r} does not exist")
-    model_files = _config_files(config_dir, "model_config")
+    model_files = config_files(config_dir, "model_config")
     if not model_files:
         raise ValueError(f"--config: no model_config.yaml (or model_config/*.yaml) in {config_dir!r}")
     base, experiment, known_ids = {}, None, []
     for path in model_files:
-        blocks = _read_yaml(path)
+        blocks = read_yaml(path)
         base = blocks.get("Base", base) or {}
         known_ids += [key for key in blocks if key != "Base"]
         if expid in blocks and experiment is None:
@@ -53,18 +53,18 @@ def load_params(config_dir, expid):
     for key in REQUIRED_KEYS:
         if not params.get(key):
             raise ValueError(f"{key}: missing in experiment {expid!r} (and in Base) of {config_dir!r}")
-    dataset_params = _load_dataset_block(config_dir, params["dataset_id"])
+    dataset_params = load_dataset_block(config_dir, params["dataset_id"])
     params.update(dataset_params)
     return params
 
 
-def _load_dataset_block(config_dir, dataset_id):
-    dataset_files = _config_files(config_dir, "dataset_config")
+def load_dataset_block(config_dir, dataset_id):
+    dataset_files = config_files(config_dir, "dataset_config")
     if not dataset_files:
         raise ValueError(f"dataset_id: no dataset_config.yaml (or dataset_config/*.yaml) in {config_dir!r}")
     known = []
     for path in dataset_files:
-        blocks = _read_yaml(path)
+        blocks = read_yaml(path)
         if dataset_id in blocks:
             return dict(blocks[dataset_id] or {}, dataset_id=dataset_id)
         known += list(blocks)

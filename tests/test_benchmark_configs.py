@@ -3,13 +3,13 @@ dataset config, and SSR sits within 1.5x of DCNv2's non-embedding parameters (th
 import os
 
 import pytest
-from fuxictr.features import FeatureMap
 
 from fuxictr_ssr.bench import list_expids
 from fuxictr_ssr.config import check_data_params, check_training_params, load_params
 from fuxictr_ssr.models.common import count_parameters
 from fuxictr_ssr.registry import get_model_class
 from fuxictr_ssr.runner import DEFAULT_PARAMS
+from fuxictr_ssr.scaling import feature_map_from_config
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH_ROOT = os.path.join(REPO_ROOT, "benchmark_configs")
@@ -20,26 +20,6 @@ EXPECTED_FOLDERS = ["Avazu_x1", "Avazu_x4_001", "Criteo_x1", "Criteo_x4_001", "F
 EXPIDS = [(os.path.join("benchmark_configs", folder), expid) for folder in FOLDERS
           for expid in list_expids(os.path.join(BENCH_ROOT, folder))]
 EXPIDS += [(folder, expid) for folder in TUNING for expid in list_expids(os.path.join(REPO_ROOT, folder))]
-
-
-def feature_map_from_config(params):
-    """The feature map fuxictr would write for this dataset, with small vocabularies."""
-    feature_map = FeatureMap(params["dataset_id"], data_dir="unused")
-    for column in params["feature_cols"]:
-        if column.get("active") is False:
-            continue
-        names = column["name"] if isinstance(column["name"], list) else [column["name"]]
-        for name in names:
-            spec = {"source": "", "type": column["type"]}
-            if column["type"] in ("categorical", "sequence"):
-                spec.update(padding_idx=0, vocab_size=7)
-            if column["type"] == "sequence":
-                spec.update(max_len=column["max_len"], feature_encoder=column["feature_encoder"])
-            feature_map.features[name] = spec
-    feature_map.labels = [params["label_col"]["name"]]
-    feature_map.num_fields = feature_map.get_num_fields()
-    feature_map.set_column_index()
-    return feature_map
 
 
 def build(folder, expid, tmp_path):

@@ -1,0 +1,52 @@
+"""The scaling sweep on a tiny generated suite: 2 families x 2 sizes x 1 seed -> CSV and PNG."""
+import csv
+import os
+
+import pytest
+
+from fuxictr_ssr.config import load_params
+from fuxictr_ssr.data import SyntheticSpec
+from fuxictr_ssr.scaling import feature_map_from_config, non_embedding_params, run_scaling, width_for, with_width
+from helpers import generated_experiment
+
+BASES = {"DNN_gen": {"model": "DNN", "hidden_units": [8, 8]},
+         "SSR_D_gen": {"model": "SSR", "filter_type": "ics", "num_views": [2, 2], "view_dims": [4, 4]}}
+
+
+@pytest.fixture
+def suite(tmp_path):
+    spec = SyntheticSpec(num_rows=1500, num_fields=6, num_informative=2, num_interactions=1, vocab_size=8, seed=3)
+    return generated_experiment(tmp_path, BASES, spec=spec, base={"epochs": 1})
+
+
+def test_width_search_finds_the_smallest_width_reaching_the_target(suite):
+    base = load_params(suite, "DNN_gen")
+    feature_map = feature_map_from_config(base)
+    width = width_for("DNN", base, 5000, feature_map)
+    assert non_embedding_params(with_width("DNN", base, width), feature_map) >= 5000
+    assert non_embedding_params(with_width("DNN", base, width - 1), feature_map) < 5000
+    assert with_width("DNN", base, width)["hidden_units"] == [width, width]  # depth kept
+
+
+def test_sweep_writes_csv_and_plot(suite, tmp_path):
+    out = str(tmp_path / "scaling")
+    table = run_scaling(suite, ["DNN", "SSR_D"], [2000, 8000], [1], out, log=lambda m: None)
+    assert [(r["family"], r["expid"]) for r in table] == [
+        ("DNN", "DNN_2e3"), ("DNN", "DNN_8e3"), ("SSR_D", "SSR_D_2e3"), ("SSR_D", "SSR_D_8e3")]
+    for row in table:
+        target = 2000 if row["expid"].endswith("2e3") else 8000
+        assert target <= row["params_non_embedding"] < 1.5 * target
+        assert 0 < row["test_AUC_mean"] < 1 and row["seeds"] == 1
+    with open(os.path.join(out, "scaling.csv")) as handle:
+        assert len(list(csv.DictReader(handle))) == 4
+    assert os.path.getsize(os.path.join(out, "scaling.png")) > 1000
+    # a later sweep into the same folder adds to it instead of forgetting the first
+    table = run_scaling(suite, ["DNN"], [4000], [1], out, log=lambda m: None)
+    assert [r["expid"] for r in table] == ["DNN_2e3", "DNN_4e3", "DNN_8e3", "SSR_D_2e3", "SSR_D_8e3"]
+
+
+def test_unknown_family_is_named(suite, tmp_path):
+    with pytest.raises(ValueError, match="--family: expected some of DNN, DCNv2, SSR_S, SSR_D, got 'MLP'"):
+        run_scaling(suite, ["MLP"], [1000], [1], str(tmp_path / "out"), log=lambda m: None)
+    with pytest.raises(ValueError, match="--family: no DCNv2_<dataset> experiment"):
+        run_scaling(suite, ["DCNv2"], [1000], [1], str(tmp_path / "out"), log=lambda m: None)
