@@ -46,11 +46,11 @@ def write_json_atomically(path, content):
 
 
 def command_demo(args):
-    from .demo import describe, format_table, oracle_test_metrics, run_demo
+    from .demo import describe, format_table, oracle_test_auc, run_demo
     print(f"Demo data: {describe()}", flush=True)
     start = time.perf_counter()
     results = run_demo(os.path.abspath(args.work_dir))
-    print("\n" + format_table(results, oracle_test_metrics()))
+    print("\n" + format_table(results, oracle_test_auc()))
     print(f"\nTotal {time.perf_counter() - start:.0f} s; logs, checkpoints and results.csv in {args.work_dir}")
 
 
@@ -120,6 +120,12 @@ def command_synth(args):
     print("\n".join(paths.values()))
 
 
+def command_synth_criteo(args):
+    from .data.criteo_like import CriteoLikeSpec, write_splits
+    paths = write_splits(CriteoLikeSpec(num_rows=args.rows, seed=args.seed), args.out)
+    print("\n".join(paths.values()))
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="fuxictr-ssr", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -173,6 +179,11 @@ def build_parser():
     synth.add_argument("--vocab", type=int, default=50)
     synth.add_argument("--seed", type=int, default=2026)
     synth.set_defaults(handler=command_synth)
+    synth_criteo = data_commands.add_parser("synth-criteo", help="write a generated Criteo-shaped dataset")
+    synth_criteo.add_argument("--out", required=True)
+    synth_criteo.add_argument("--rows", type=int, default=2_000_000)
+    synth_criteo.add_argument("--seed", type=int, default=2026)
+    synth_criteo.set_defaults(handler=command_synth_criteo)
     prepare = data_commands.add_parser("prepare", help="write the csvs a benchmark folder expects")
     prepare.add_argument("dataset", help="benchmark dataset, e.g. Frappe_x1, Criteo_x4_001")
     prepare.add_argument("--source", required=True, help="folder (or file) with the downloaded data")

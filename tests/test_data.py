@@ -108,3 +108,21 @@ def test_kkbox_processor_expressions():
     assert out["bd"].to_list() == ["", "3", ""]
     ages = pl.DataFrame({"bd": ["1", "10", "11", "60", "61", "95", None]})
     assert ages.select(processor.bucketize_age("bd").alias("bd"))["bd"].to_list() == ["1", "1", "2", "6", "7", "7", ""]
+
+
+def test_criteo_like_generator_shape_and_teacher(tmp_path):
+    from sklearn.metrics import roc_auc_score
+    from fuxictr_ssr.data.criteo_like import CriteoLikeSpec, generate, write_splits
+    spec = CriteoLikeSpec(num_rows=20000, seed=5)
+    frame, truth = generate(spec)
+    assert list(frame.columns) == ["label"] + [f"I{i}" for i in range(1, 14)] + [f"C{i}" for i in range(1, 27)]
+    assert frame["label"].mean() == pytest.approx(0.25, abs=0.02)
+    assert frame["I12"].isna().mean() == pytest.approx(0.77, abs=0.02)
+    assert (frame["C22"] == "").mean() == pytest.approx(0.76, abs=0.02)
+    assert frame["C9"].nunique() <= 3 and frame["C1"].str.fullmatch("[0-9a-f]{8}").all()
+    assert len(truth["informative_fields"]) == 8 and len(truth["interacting_pairs"]) == 4
+    assert roc_auc_score(frame["label"], truth["click_probability"]) > 0.75
+    again, _ = generate(spec)
+    pd.testing.assert_frame_equal(frame, again)
+    paths = write_splits(CriteoLikeSpec(num_rows=1000, seed=5), tmp_path)
+    assert [len(pd.read_csv(paths[s])) for s in ("train", "valid", "test")] == [800, 100, 100]

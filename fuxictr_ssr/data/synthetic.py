@@ -3,8 +3,8 @@
 Many categorical fields, most of them pure noise; the click logit is a sum of per-value effects of
 a few *informative* fields plus pairwise effects of a few *interacting* field pairs, plus Gaussian
 noise. Values follow a Zipf-like skew, as ids do in real logs. The same ``SyntheticSpec`` always
-produces byte-identical files, and the exact click probabilities are kept so an evaluation can
-report the oracle AUC next to a model's.
+produces byte-identical files, and the noise-free click probabilities are kept so an evaluation
+can report the oracle (Bayes-optimal) AUC next to a model's.
 """
 import json
 import os
@@ -59,8 +59,9 @@ class SyntheticSpec:
 def generate(spec):
     """Return ``(frame, truth)``: the rows (``label`` + fields) and the generating structure.
 
-    ``truth`` holds the informative fields, the interacting pairs and the exact click
-    probability of every row (``click_probability``).
+    ``truth`` holds the informative fields, the interacting pairs and every row's click
+    probability from the noise-free logit (``click_probability``); its AUC is the best any model
+    can reach.
     """
     rng = np.random.default_rng(spec.seed)
     names = spec.field_names
@@ -82,9 +83,10 @@ def generate(spec):
     for left, right in pairs:
         effects = rng.normal(0.0, spec.effect_scale, (spec.vocab_size, spec.vocab_size))
         logit += effects[values[:, left], values[:, right]]
-    logit += rng.normal(0.0, spec.noise_std, spec.num_rows)
+    noisy_logit = logit + rng.normal(0.0, spec.noise_std, spec.num_rows)
+    labels = (rng.random(spec.num_rows) < 1.0 / (1.0 + np.exp(-noisy_logit))).astype(np.int64)
+    # P(click | fields) is increasing in the noise-free logit: ranking by it is Bayes-optimal
     probability = 1.0 / (1.0 + np.exp(-logit))
-    labels = (rng.random(spec.num_rows) < probability).astype(np.int64)
 
     frame = pd.DataFrame(values, columns=names)
     frame.insert(0, "label", labels)
