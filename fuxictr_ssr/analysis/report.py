@@ -63,10 +63,12 @@ def plot_weights(model, png_path, title):
     for name, weight in dense_weights(model):
         magnitude = weight.detach().abs().double().flatten().numpy()
         relative = np.clip(magnitude / magnitude.max(), 1e-6, 1.0)
-        hist_axis.hist(relative, bins=bins, histtype="step", density=True, label=name)
+        hist_axis.hist(relative, bins=bins, histtype="step", weights=np.full(len(relative), 1 / len(relative)),
+                       label=name)
         mass = np.sort(input_mass(weight.detach()).numpy())[::-1]
         mass_axis.plot(np.arange(1, len(mass) + 1) / len(mass), np.cumsum(mass) / mass.sum(), label=name)
-    hist_axis.set(xscale="log", xlabel="|w| / max |w| of the layer", ylabel="density", title="weight magnitudes")
+    hist_axis.set(xscale="log", xlabel="|w| / max |w| of the layer (log bins)", ylabel="share of the layer's weights",
+                  title="weight magnitudes")
     mass_axis.axhline(0.8, color="grey", linestyle=":", linewidth=1)
     mass_axis.set(xlabel="fraction of input dimensions (sorted by mass)", ylabel="share of squared-weight mass",
                   title="input concentration")
