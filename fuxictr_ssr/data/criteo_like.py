@@ -7,12 +7,12 @@ in a few numeric fields, a few categorical fields and a few categorical field pa
 noise on the logit; the intercept is solved so the click rate is ``click_rate``. The teacher is
 recorded (``spec.json``), so an analysis can check which inputs a model picks up.
 """
-import json
-import os
 from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
+
+from .synthetic import draw_pairs, write_frame_splits, zipf_probabilities
 
 NUMERIC = [f"I{i}" for i in range(1, 14)]
 CATEGORICAL = [f"C{i}" for i in range(1, 27)]
@@ -59,13 +59,6 @@ class CriteoLikeSpec:
             raise ValueError(f"click_rate: expected a value in (0, 1), got {self.click_rate!r}")
 
 
-def _zipf_values(rng, cardinality, size, exponent):
-    ranks = np.arange(1, cardinality + 1, dtype=np.float64)
-    probabilities = ranks ** -exponent
-    probabilities /= probabilities.sum()
-    return rng.choice(cardinality, size=size, p=probabilities)
-
-
 def _solve_intercept(logit, click_rate):
     low, high = -20.0, 20.0
     for _ in range(60):
@@ -88,10 +81,7 @@ def generate(spec):
     columns, logit = {}, np.zeros(n)
     informative_numeric = sorted(rng.choice(13, spec.informative_numeric, replace=False).tolist())
     informative_categorical = sorted(rng.choice(26, spec.informative_categorical, replace=False).tolist())
-    pairs = set()
-    while len(pairs) < spec.interactions:
-        pairs.add(tuple(sorted(rng.choice(26, 2, replace=False).tolist())))
-    pairs = sorted(pairs)
+    pairs = draw_pairs(rng, 26, spec.interactions)
 
     for index, name in enumerate(NUMERIC):
         counts = np.floor(rng.lognormal(mean=rng.uniform(0.0, 4.0), sigma=1.5, size=n))
@@ -106,7 +96,7 @@ def generate(spec):
     ids = {}
     for index, name in enumerate(CATEGORICAL):
         cardinality = min(CRITEO_CARDINALITIES[index], spec.vocab_cap)
-        ids[index] = _zipf_values(rng, cardinality, n, spec.zipf_exponent)
+        ids[index] = rng.choice(cardinality, size=n, p=zipf_probabilities(cardinality, spec.zipf_exponent))
         salt = int(rng.integers(1, 2 ** 31))
         hashed = (ids[index].astype(np.uint64) * np.uint64(2654435761) + np.uint64(salt)) & np.uint64(0xFFFFFFFF)
         values = pd.Series(hashed).map("{:08x}".format)
@@ -132,17 +122,8 @@ def generate(spec):
 
 
 def write_splits(spec, out_dir):
-    """Write ``train/valid/test.csv`` (8:1:1 in row order) and ``spec.json``; return the paths."""
+    """Write ``train/valid/test.csv`` (8:1:1 in row order) and ``spec.json`` (spec and teacher)."""
     frame, truth = generate(spec)
-    os.makedirs(out_dir, exist_ok=True)
-    n_train, n_valid = int(spec.num_rows * 0.8), int(spec.num_rows * 0.1)
-    bounds = {"train": (0, n_train), "valid": (n_train, n_train + n_valid), "test": (n_train + n_valid, spec.num_rows)}
-    paths = {}
-    for split, (start, stop) in bounds.items():
-        paths[split] = os.path.join(out_dir, f"{split}.csv")
-        frame.iloc[start:stop].to_csv(paths[split], index=False)
-    with open(os.path.join(out_dir, "spec.json"), "w") as handle:
-        json.dump({"spec": asdict(spec), "informative_fields": truth["informative_fields"],
-                   "interacting_pairs": truth["interacting_pairs"], "intercept": truth["intercept"]}, handle, indent=2)
-        handle.write("\n")
-    return paths
+    return write_frame_splits(frame, out_dir, {"spec": asdict(spec), "informative_fields": truth["informative_fields"],
+                                               "interacting_pairs": truth["interacting_pairs"],
+                                               "intercept": truth["intercept"]})

@@ -56,6 +56,21 @@ class SyntheticSpec:
         return [f"f{i + 1:0{width}d}" for i in range(self.num_fields)]
 
 
+def zipf_probabilities(cardinality, exponent):
+    """P(value of rank r) proportional to r^-exponent, r = 1..cardinality."""
+    ranks = np.arange(1, cardinality + 1, dtype=np.float64)
+    probabilities = ranks ** -exponent
+    return probabilities / probabilities.sum()
+
+
+def draw_pairs(rng, num_fields, count):
+    """``count`` distinct unordered field pairs, sorted."""
+    pairs = set()
+    while len(pairs) < count:
+        pairs.add(tuple(sorted(rng.choice(num_fields, 2, replace=False).tolist())))
+    return sorted(pairs)
+
+
 def generate(spec):
     """Return ``(frame, truth)``: the rows (``label`` + fields) and the generating structure.
 
@@ -65,16 +80,10 @@ def generate(spec):
     """
     rng = np.random.default_rng(spec.seed)
     names = spec.field_names
-    ranks = np.arange(1, spec.vocab_size + 1, dtype=np.float64)
-    value_probs = ranks ** -spec.zipf_exponent
-    value_probs /= value_probs.sum()
-    values = rng.choice(spec.vocab_size, size=(spec.num_rows, spec.num_fields), p=value_probs)
-
+    values = rng.choice(spec.vocab_size, size=(spec.num_rows, spec.num_fields),
+                        p=zipf_probabilities(spec.vocab_size, spec.zipf_exponent))
     informative = sorted(rng.choice(spec.num_fields, spec.num_informative, replace=False).tolist())
-    pairs = set()
-    while len(pairs) < spec.num_interactions:
-        pairs.add(tuple(sorted(rng.choice(spec.num_fields, 2, replace=False).tolist())))
-    pairs = sorted(pairs)
+    pairs = draw_pairs(rng, spec.num_fields, spec.num_interactions)
 
     logit = np.full(spec.num_rows, spec.intercept)
     for field in informative:
@@ -104,27 +113,29 @@ def split_sizes(num_rows, fractions=(0.8, 0.1, 0.1)):
     return train, valid, num_rows - train - valid
 
 
-def write_splits(spec, out_dir):
-    """Write ``train/valid/test.csv`` (8:1:1, in row order) and ``spec.json``; return the paths.
-
-    ``spec.json`` records the spec and the ground truth (informative fields, interacting pairs),
-    not the per-row probabilities.
-    """
-    frame, truth = generate(spec)
+def write_frame_splits(frame, out_dir, description):
+    """Write ``frame`` as ``train/valid/test.csv`` (8:1:1 in row order) and ``description`` as
+    ``spec.json``; return the csv paths."""
     os.makedirs(out_dir, exist_ok=True)
-    n_train, n_valid, _ = split_sizes(spec.num_rows)
-    bounds = {"train": (0, n_train), "valid": (n_train, n_train + n_valid),
-              "test": (n_train + n_valid, spec.num_rows)}
+    n_train, n_valid, _ = split_sizes(len(frame))
+    bounds = {"train": (0, n_train), "valid": (n_train, n_train + n_valid), "test": (n_train + n_valid, len(frame))}
     paths = {}
     for split, (start, stop) in bounds.items():
         paths[split] = os.path.join(out_dir, f"{split}.csv")
         frame.iloc[start:stop].to_csv(paths[split], index=False)
     with open(os.path.join(out_dir, "spec.json"), "w") as handle:
-        json.dump({"spec": asdict(spec),
-                   "informative_fields": truth["informative_fields"],
-                   "interacting_pairs": truth["interacting_pairs"]}, handle, indent=2)
+        json.dump(description, handle, indent=2)
         handle.write("\n")
     return paths
+
+
+def write_splits(spec, out_dir):
+    """Write the dataset of ``spec`` (see :func:`write_frame_splits`); ``spec.json`` records the
+    spec and the ground truth (informative fields, interacting pairs), not per-row probabilities."""
+    frame, truth = generate(spec)
+    return write_frame_splits(frame, out_dir, {"spec": asdict(spec),
+                                               "informative_fields": truth["informative_fields"],
+                                               "interacting_pairs": truth["interacting_pairs"]})
 
 
 def dataset_config(spec, dataset_id, data_dir, data_root):
