@@ -182,10 +182,11 @@ def write_leaderboard(path, dataset, rows, command, stale=0):
 
 
 def run_benchmark(config_dir, seeds, out_dir, expids=None, gpu=-1, data_root=None, command="", log=print,
-                  title=None):
+                  title=None, report_only=False):
     """Run every (expid, seed) not yet in ``<out_dir>/results.csv``; return the current rows.
 
-    ``title`` names the leaderboard (default: the config folder's name, e.g. ``Frappe_x1``)."""
+    ``title`` names the leaderboard (default: the config folder's name, e.g. ``Frappe_x1``);
+    ``report_only`` rewrites the leaderboard from the rows there and runs nothing."""
     config_dir = config_dir.rstrip("/")
     expids = list(expids or list_expids(config_dir))
     for expid in expids:  # every config and data error before the first run starts
@@ -198,6 +199,8 @@ def run_benchmark(config_dir, seeds, out_dir, expids=None, gpu=-1, data_root=Non
     todo = [item for item in plan if item not in done]
     log(f"{len(plan)} runs ({len(expids)} experiments x {len(seeds)} seeds); {len(plan) - len(todo)} already in {results_csv}")
     dataset = title or os.path.basename(config_dir)
+    if report_only:
+        todo = []
     for number, (expid, seed) in enumerate(todo, start=1):
         log(f"[{number}/{len(todo)}] {expid} seed {seed}")
         start = time.perf_counter()

@@ -68,9 +68,10 @@ def command_bench(args):
     from .bench import run_benchmark
     seeds = parse_seeds(args.seeds)
     out_dir = args.out or os.path.join("results", os.path.basename(args.config.rstrip("/")))
-    command = "fuxictr-ssr " + " ".join(sys.argv[1:])
+    # the leaderboard names the command that produces its rows, so a report-only call drops its flag
+    command = "fuxictr-ssr " + " ".join(a for a in sys.argv[1:] if a != "--report-only")
     run_benchmark(args.config, seeds, out_dir, expids=args.expids, gpu=args.gpu,
-                  data_root=args.data_root, command=command)
+                  data_root=args.data_root, command=command, report_only=args.report_only)
     print(f"Results: {os.path.join(out_dir, 'results.csv')}, {os.path.join(out_dir, 'leaderboard.md')}")
 
 
@@ -146,6 +147,7 @@ def build_parser():
     bench.add_argument("--gpu", type=int, default=-1)
     bench.add_argument("--data-root", help="where the dataset's files are (replaces data_root)")
     bench.add_argument("--out", help="results folder (default results/<config folder name>)")
+    bench.add_argument("--report-only", action="store_true", help="rewrite leaderboard.md from results.csv; run nothing")
     bench.set_defaults(handler=command_bench)
 
     scale = commands.add_parser("scale", help="a model family over a ladder of parameter counts")

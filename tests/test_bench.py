@@ -40,6 +40,11 @@ def test_runs_every_expid_and_seed_then_resumes(suite, tmp_path):
     for expid in SUITE:
         assert f"| {expid} |" in leaderboard
 
+    # report-only with a seed that never ran: nothing runs, the leaderboard keeps the rows there
+    os.remove(os.path.join(out, "leaderboard.md"))
+    assert len(run_benchmark(suite, [1, 2, 3], out, log=lambda m: None, report_only=True)) == 4
+    assert "Seeds: 1, 2." in open(os.path.join(out, "leaderboard.md")).read()
+
     # a second call finds everything done and runs nothing
     again = []
     assert len(run_benchmark(suite, [1, 2], out, log=again.append)) == 4
