@@ -45,4 +45,4 @@ class ResidualViewFusion(nn.Module):
         if self.dense_layers:
             v = h + v
         v = F.layer_norm(v, v.shape[-1:], eps=self.layer_norm_eps)
-        return v * self.norm_weight + self.norm_bias
+        return torch.addcmul(self.norm_bias, v, self.norm_weight)

@@ -7,6 +7,10 @@ from torch import nn
 class ViewwiseLinear(nn.Module):
     """One independent dense layer per view, all views in one batched matmul.
 
+    The matmul runs view-major (``baddbmm`` on ``x.transpose(0, 1)``, bias fused) and returns a
+    ``[B, b, d_out]`` view of the ``[b, B, d_out]`` result: elementwise ops that follow keep that
+    layout, so a chain of these layers never copies between them (``einsum``'s backward did).
+
     .. math::
         y_i = x_i W_i + c_i, \\quad W_i \\in R^{d_{in} \\times d_{out}}, \\quad i = 1..b
 
@@ -42,8 +46,10 @@ class ViewwiseLinear(nn.Module):
             nn.init.zeros_(self.bias)
 
     def forward(self, x):
-        y = torch.einsum("nvi,vio->nvo", x, self.weight)
-        return y if self.bias is None else y + self.bias
+        x_view_major = x.transpose(0, 1)
+        if self.bias is None:
+            return torch.bmm(x_view_major, self.weight).transpose(0, 1)
+        return torch.baddbmm(self.bias.unsqueeze(1), x_view_major, self.weight).transpose(0, 1)
 
     def extra_repr(self):
         num_views, input_dim, output_dim = self.weight.shape
