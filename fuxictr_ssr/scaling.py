@@ -90,9 +90,10 @@ def size_label(target):
     return f"{target:.0e}".replace("e+0", "e").replace("e+", "e")
 
 
-def write_sweep_config(config_dir, families, targets, out_dir):
+def write_sweep_config(config_dir, families, targets, out_dir, max_epochs=None):
     """Write ``<out_dir>/config`` with one experiment per family and target (merged with what a
-    previous sweep there wrote); return the config dir and the experiment ids of this sweep."""
+    previous sweep there wrote); return the config dir and the experiment ids of this sweep.
+    ``max_epochs`` caps each experiment's ``epochs`` (early stopping still applies)."""
     dataset_id = None
     sweep_dir = os.path.join(out_dir, "config")
     os.makedirs(sweep_dir, exist_ok=True)
@@ -107,6 +108,8 @@ def write_sweep_config(config_dir, families, targets, out_dir):
         dataset_id = base["dataset_id"]
         feature_map = feature_map_from_config(base)
         experiment = {k: v for k, v in base.items() if k not in _DATASET_KEYS and k != "model_id"}
+        if max_epochs is not None:
+            experiment["epochs"] = min(max_epochs, experiment.get("epochs", DEFAULT_PARAMS["epochs"]))
         for target in targets:
             expid = f"{family}_{size_label(target)}"
             blocks[expid] = with_width(family, experiment, width_for(family, experiment, target, feature_map))
@@ -167,9 +170,10 @@ def write_scaling_outputs(out_dir, rows):
     return table
 
 
-def run_scaling(config_dir, families, targets, seeds, out_dir, gpu=-1, data_root=None, command="", log=print):
+def run_scaling(config_dir, families, targets, seeds, out_dir, gpu=-1, data_root=None, command="", log=print,
+                max_epochs=None):
     """Size, run and plot; return the scaling table."""
-    sweep_dir, expids = write_sweep_config(config_dir, families, targets, out_dir)
+    sweep_dir, expids = write_sweep_config(config_dir, families, targets, out_dir, max_epochs)
     run_benchmark(sweep_dir, seeds, out_dir, expids=expids, gpu=gpu, data_root=data_root, command=command,
                   log=log, title=f"{os.path.basename(os.path.normpath(out_dir))} scaling sweep")
     rows = current_rows(read_results(os.path.join(out_dir, "results.csv")),

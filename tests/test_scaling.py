@@ -6,7 +6,8 @@ import pytest
 
 from fuxictr_ssr.config import load_params
 from fuxictr_ssr.data import SyntheticSpec
-from fuxictr_ssr.scaling import feature_map_from_config, non_embedding_params, run_scaling, width_for, with_width
+from fuxictr_ssr.scaling import (feature_map_from_config, non_embedding_params, run_scaling, width_for,
+                                 with_width, write_sweep_config)
 from helpers import generated_experiment
 
 BASES = {"DNN_gen": {"model": "DNN", "hidden_units": [8, 8]},
@@ -43,6 +44,14 @@ def test_sweep_writes_csv_and_plot(suite, tmp_path):
     # a later sweep into the same folder adds to it instead of forgetting the first
     table = run_scaling(suite, ["DNN"], [4000], [1], out, log=lambda m: None)
     assert [r["expid"] for r in table] == ["DNN_2e3", "DNN_4e3", "DNN_8e3", "SSR_D_2e3", "SSR_D_8e3"]
+
+
+def test_max_epochs_caps_every_size(tmp_path):
+    suite = generated_experiment(tmp_path, BASES, base={"epochs": 5})
+    sweep_dir, expids = write_sweep_config(suite, ["DNN"], [2000, 4000], str(tmp_path / "out"), max_epochs=3)
+    assert [load_params(sweep_dir, e)["epochs"] for e in expids] == [3, 3]
+    sweep_dir, expids = write_sweep_config(suite, ["DNN"], [2000], str(tmp_path / "out2"), max_epochs=9)
+    assert load_params(sweep_dir, expids[0])["epochs"] == 5  # never raised above the base's
 
 
 def test_unknown_family_is_named(suite, tmp_path):
