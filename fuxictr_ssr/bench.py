@@ -42,9 +42,11 @@ BARS_REFERENCE = {
 }
 
 
-# Keys that say where things are or how much is printed, not what is trained.
+# Keys that say where things are or how much is printed, not what is trained. data_format only
+# picks the store of the encoded splits: csv -> parquet (fuxictr) and csv -> h5 (ours) hold the
+# same encoding, read back in the same row order (tests/test_h5_store.py).
 NOT_FINGERPRINTED = {"seed", "gpu", "model_root", "data_root", "train_data", "valid_data", "test_data",
-                     "data_source", "verbose", "log_to_console", "num_workers"}
+                     "data_source", "data_format", "verbose", "log_to_console", "num_workers"}
 
 
 def config_fingerprint(params):

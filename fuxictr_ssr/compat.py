@@ -2,8 +2,9 @@
 
 * ``RankDataLoader`` is a class with ``.make_iterator()`` in 2.3.9 and a function returning the
   loaders in 2.3.10: :func:`rank_data_loaders` hides the difference.
-* fuxictr 2.3.9's ``BaseModel.fit`` reads ``np.Inf`` (gone in numpy 2) and its metrics call
-  ``log_loss(..., eps=1e-7)`` (gone in scikit-learn 1.5). :func:`patch_fuxictr` restores both,
+* fuxictr 2.3.9's ``BaseModel.fit`` reads ``np.Inf`` and its sequence padding ``np.unicode_``
+  (both gone in numpy 2), and its metrics call
+  ``log_loss(..., eps=1e-7)`` (gone in scikit-learn 1.5). :func:`patch_fuxictr` restores them,
   keeping BARS's logloss definition (predictions clipped to [1e-7, 1 - 1e-7]) in every release.
 """
 import inspect
@@ -23,6 +24,8 @@ def patch_fuxictr():
     """Make fuxictr 2.3.9/2.3.10 run on numpy 2 and current scikit-learn; idempotent."""
     if not hasattr(np, "Inf"):
         np.Inf = np.inf
+    if not hasattr(np, "unicode_"):  # 2.3.9's sequence padding (keras_preprocessing) reads it
+        np.unicode_ = np.str_
     import fuxictr.metrics
     fuxictr.metrics.log_loss = clipped_log_loss
 

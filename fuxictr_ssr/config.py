@@ -13,7 +13,7 @@ import yaml
 
 REQUIRED_KEYS = ("model", "dataset_id")
 RAW_DATA_FORMATS = ("csv", "parquet")
-DATA_FORMATS = RAW_DATA_FORMATS + ("npz",)
+DATA_FORMATS = RAW_DATA_FORMATS + ("npz", "h5")
 SPLIT_KEYS = ("train_data", "valid_data", "test_data")
 
 
@@ -79,10 +79,11 @@ def check_data_params(params):
         raise ValueError(f"data_format: expected one of {', '.join(DATA_FORMATS)}, got {data_format!r}")
     if "data_root" not in params:
         raise ValueError(f"data_root: missing in dataset {params['dataset_id']!r}")
-    if data_format in RAW_DATA_FORMATS and not params.get("feature_cols"):
+    builds = data_format in RAW_DATA_FORMATS or data_format == "h5"
+    if builds and not params.get("feature_cols"):
         raise ValueError(f"feature_cols: dataset {params['dataset_id']!r} needs a non-empty list of "
                          "feature columns to preprocess raw data")
-    if data_format in RAW_DATA_FORMATS and not params.get("label_col"):
+    if builds and not params.get("label_col"):
         raise ValueError(f"label_col: missing in dataset {params['dataset_id']!r}")
     for key in ("train_data", "valid_data"):
         if not params.get(key):

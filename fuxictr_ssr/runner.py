@@ -23,7 +23,8 @@ from . import __version__
 from .compat import rank_data_loaders
 from .config import (RAW_DATA_FORMATS, SPLIT_KEYS, check_data_params, check_training_params,
                      load_params)
-from .data import ColumnarDataLoader
+from .data import ColumnarDataLoader, StreamingH5Loader
+from .data.h5_store import build_h5_dataset, is_h5_path, load_feature_map
 from .models.common import count_parameters
 from .registry import get_model_class
 
@@ -43,7 +44,7 @@ DEFAULT_PARAMS = {
     "shuffle": True,
     "monitor_mode": "max",
 }
-DATA_LOADERS = {"columnar": ColumnarDataLoader, "fuxictr": None}
+DATA_LOADERS = {"columnar": ColumnarDataLoader, "streaming": StreamingH5Loader, "fuxictr": None}
 
 
 def _data_dir(params):
@@ -54,13 +55,30 @@ def _feature_map_path(params):
     return os.path.join(_data_dir(params), "feature_map.json")
 
 
+def _h5_store_paths(params):
+    """Where the h5 build puts each split given as raw csv (None for splits given as h5)."""
+    return {key: None if is_h5_path(params[key]) else os.path.join(_data_dir(params), key.split("_")[0] + ".h5")
+            for key in SPLIT_KEYS if params.get(key)}
+
+
+def _h5_needs_build(params):
+    paths = _h5_store_paths(params)
+    return not os.path.isfile(_feature_map_path(params)) or any(
+        path is not None and not os.path.isfile(path) for path in paths.values())
+
+
 def check_data_files(params):
     """Raise ``ValueError`` naming the first data file that is missing, and where to get it."""
-    raw = params.get("data_format", "csv") in RAW_DATA_FORMATS
-    if raw and os.path.isfile(_feature_map_path(params)):
+    data_format = params.get("data_format", "csv")
+    raw = data_format in RAW_DATA_FORMATS or (data_format == "h5" and _h5_needs_build(params))
+    if data_format == "h5" and raw and not all(_h5_store_paths(params).values()):
+        raise ValueError(f"data_format h5: the h5 splits need their feature map, {_feature_map_path(params)!r} "
+                         "(FuxiCTR 1.x or 2.x format), which was not found")
+    if raw and os.path.isfile(_feature_map_path(params)) and data_format != "h5":
         return  # already preprocessed; the loader checks the processed splits
     if not raw and not os.path.isfile(_feature_map_path(params)):
-        raise ValueError(f"data_format npz needs a preprocessed folder: {_feature_map_path(params)!r} not found")
+        raise ValueError(f"data_format {data_format} needs a preprocessed folder: "
+                         f"{_feature_map_path(params)!r} not found")
     for key in SPLIT_KEYS:
         path = params.get(key)
         if path and not glob.glob(path):
@@ -117,6 +135,8 @@ def resolve_params(config_dir, expid, gpu=-1, overrides=None, data_root=None):
     check_data_params(params)
     if params["data_loader"] not in DATA_LOADERS:
         raise ValueError(f"data_loader: expected one of {', '.join(DATA_LOADERS)}, got {params['data_loader']!r}")
+    if params["data_loader"] == "streaming" and params.get("data_format", "csv") != "h5":
+        raise ValueError(f"data_loader: 'streaming' reads h5 data; data_format is {params.get('data_format', 'csv')!r}")
     _import_object(params["feature_processor"], "feature_processor")
     check_data_files(params)
     return params, model_class
@@ -131,17 +151,26 @@ def _import_object(dotted_path, key):
 
 
 def prepare_data(params):
-    """Preprocess raw csv/parquet with fuxictr (unless done before); return the FeatureMap."""
+    """Preprocess raw data (unless done before) and point the split paths at the stored splits;
+    return the FeatureMap. ``data_format: h5`` stores raw csv as h5 without Ray (see
+    :mod:`fuxictr_ssr.data.h5_store`); csv/parquet go through fuxictr's ``build_dataset``."""
     from fuxictr.features import FeatureMap
     from fuxictr.preprocess import build_dataset
 
-    if params.get("data_format", "csv") in RAW_DATA_FORMATS:
-        processor_class = _import_object(params["feature_processor"], "feature_processor")
-        processor = processor_class(**params)
-        params["train_data"], params["valid_data"], params["test_data"] = build_dataset(processor, **params)
+    data_format = params.get("data_format", "csv")
+    if data_format == "h5":
+        if _h5_needs_build(params):
+            build_h5_dataset(_make_processor(params), params)
+        for key, stored in _h5_store_paths(params).items():
+            params[key] = stored or params[key]
+    elif data_format in RAW_DATA_FORMATS:
+        params["train_data"], params["valid_data"], params["test_data"] = build_dataset(_make_processor(params), **params)
     feature_map = FeatureMap(params["dataset_id"], _data_dir(params))
-    feature_map.load(_feature_map_path(params), params)
-    return feature_map
+    return load_feature_map(feature_map, _feature_map_path(params), params)
+
+
+def _make_processor(params):
+    return _import_object(params["feature_processor"], "feature_processor")(**params)
 
 
 def make_loaders(feature_map, params, stage):

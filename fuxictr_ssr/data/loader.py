@@ -5,22 +5,33 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .h5_store import H5_SUFFIXES, check_labels, h5_num_rows, read_h5_rows
+
+
+STORED_SUFFIXES = (".parquet", ".npz") + H5_SUFFIXES
+
 
 def _resolve(data_path):
-    """Find the preprocessed split: ``X.parquet``, a folder of parquet parts, or ``X.npz``."""
-    for candidate in (data_path, data_path + ".parquet", data_path + ".npz"):
+    """Find the preprocessed split: ``X.parquet``, ``X.npz``, ``X.h5`` or a folder of such parts."""
+    for candidate in (data_path,) + tuple(data_path + suffix for suffix in STORED_SUFFIXES):
         if os.path.isfile(candidate):
             return [candidate]
         if os.path.isdir(candidate):
-            parts = sorted(glob.glob(os.path.join(candidate, "*.parquet")) +
-                           glob.glob(os.path.join(candidate, "*.npz")))
+            parts = sorted(p for suffix in STORED_SUFFIXES for p in glob.glob(os.path.join(candidate, "*" + suffix)))
             if parts:
                 return parts
-    raise ValueError(f"preprocessed data {data_path!r} not found (looked for .parquet, .npz and "
+    raise ValueError(f"preprocessed data {data_path!r} not found (looked for .parquet, .npz, .h5 and "
                      "a folder of parts); delete feature_map.json in the data folder to rebuild it")
 
 
-def _read_columns(path, columns):
+def _read_columns(path, columns, feature_map):
+    if path.endswith(H5_SUFFIXES):
+        if h5_num_rows(path, feature_map) == 0:
+            return {c: np.zeros(0) for c in columns}
+        values = read_h5_rows(path, columns, feature_map)
+        for label in feature_map.labels:
+            check_labels(values[label].astype(np.float64), path, label)
+        return values
     if path.endswith(".npz"):
         with np.load(path) as arrays:
             missing = [c for c in columns if c not in arrays]
@@ -43,7 +54,7 @@ class ColumnarDataLoader:
 
     Args:
         feature_map: fuxictr ``FeatureMap``; its features and labels name the columns read.
-        data_path: preprocessed split (parquet file or folder of parts, or npz).
+        data_path: preprocessed split (parquet, npz or h5 file, or a folder of parts).
         split: ``train``, ``valid`` or ``test``; only ``train`` is shuffled.
         batch_size: rows per batch (the last batch may be smaller).
         shuffle: shuffle the train split every epoch.
@@ -53,7 +64,7 @@ class ColumnarDataLoader:
     def __init__(self, feature_map, data_path, split="train", batch_size=32, shuffle=False,
                  seed=2021, **kwargs):
         columns = list(feature_map.features) + list(feature_map.labels)
-        parts = [_read_columns(path, columns) for path in _resolve(data_path)]
+        parts = [_read_columns(path, columns, feature_map) for path in _resolve(data_path)]
         self.columns = {c: torch.from_numpy(np.concatenate([part[c] for part in parts]))
                         for c in columns}
         self.batch_size = batch_size

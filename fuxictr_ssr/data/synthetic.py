@@ -142,7 +142,7 @@ def dataset_config(spec, dataset_id, data_dir, data_root):
     """A FuxiCTR dataset_config block for files written by :func:`write_splits`."""
     return {dataset_id: {
         "data_root": data_root,
-        "data_format": "csv",
+        "data_format": "h5",
         "train_data": os.path.join(data_dir, "train.csv"),
         "valid_data": os.path.join(data_dir, "valid.csv"),
         "test_data": os.path.join(data_dir, "test.csv"),

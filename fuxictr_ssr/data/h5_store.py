@@ -1,0 +1,311 @@
+"""h5 column store: build it from raw csv without Ray, and read it back in every FuxiCTR layout.
+
+Building (``data_format: h5`` with csv splits) fits fuxictr's own ``FeatureProcessor`` on the
+train split (vocabularies, ``min_categr_count``, normalisers: exactly fuxictr's encoding), then
+reads each split's csv in chunks through the processor's ``preprocess`` and writes
+``<data_root>/<dataset_id>/<split>.h5``: one chunked dataset per column in its narrowest native
+dtype (int32 ids, float32 numerics and labels). Memory while transforming is O(chunk).
+``feature_map.json`` is written last, so an interrupted build is redone on the next run instead of
+being mistaken for a finished one.
+
+Reading understands three layouts:
+
+* ours and FuxiCTR 2.0-2.1: one dataset per column name, in ``<split>.h5`` or a folder of
+  block files ``<split>/*.h5``;
+* FuxiCTR 1.x: one 2-D array under the key ``data``, columns in feature-map order (features,
+  then the label), with 1.x's ``feature_map.json`` (``feature_specs`` instead of ``features``).
+"""
+import glob
+import json
+import logging
+import os
+import re
+from collections import OrderedDict
+
+import h5py
+import numpy as np
+import pandas as pd
+
+SPLITS = ("train", "valid", "test")
+H5_SUFFIXES = (".h5", ".hdf5")
+CHUNK_ROWS = 100_000
+LEGACY_KEY = "data"
+
+
+def is_h5_path(path):
+    return str(path).endswith(H5_SUFFIXES) or bool(_h5_parts(path))
+
+
+def _h5_parts(path):
+    if os.path.isdir(path):
+        return sorted(p for suffix in H5_SUFFIXES for p in glob.glob(os.path.join(path, "*" + suffix)))
+    return []
+
+
+def h5_parts(data_path):
+    """The h5 files of a split: the file itself, ``X.h5``, or the block files of a folder."""
+    for candidate in (data_path, data_path + ".h5"):
+        if os.path.isfile(candidate):
+            return [candidate]
+        parts = _h5_parts(candidate)
+        if parts:
+            return parts
+    raise ValueError(f"h5 data {data_path!r} not found (expected a .h5 file or a folder of .h5 blocks)")
+
+
+# ---------------------------------------------------------------- building from csv
+
+def required_raw_columns(feature_cols, label_cols):
+    """Columns a raw csv must have: every active column, except that a column made by a
+    ``preprocess`` function needs that function's argument instead of itself."""
+    required = []
+    for col in list(feature_cols) + list(label_cols):
+        if col.get("active", True) is False and col not in label_cols:
+            continue
+        names = col["name"] if isinstance(col["name"], list) else [col["name"]]
+        for name in names:
+            preprocess = col.get("preprocess")
+            arguments = re.split(r"[()]", preprocess)[1:-1] if preprocess else []
+            required += [a.strip() for a in ",".join(arguments).split(",") if a.strip()] or [name]
+    return list(OrderedDict.fromkeys(required))
+
+
+def csv_files(path):
+    files = sorted(glob.glob(path)) if not os.path.isdir(path) else sorted(glob.glob(os.path.join(path, "*.csv")))
+    if not files:
+        raise ValueError(f"raw data {path!r} not found")
+    return files
+
+
+def check_csv_headers(files, required, sep=","):
+    for path in files:
+        with open(path, newline="") as handle:
+            header = handle.readline().rstrip("\r\n").split(sep)
+        missing = [c for c in required if c not in header]
+        if missing:
+            raise ValueError(f"{path}: missing columns {missing} (the dataset config's feature_cols/label_col "
+                             f"need them; the header has {header})")
+
+
+def check_missing_labels(processor, files, sep=","):
+    """fuxictr's preprocess fills a missing label with 0; a missing label is an error here."""
+    import polars as pl
+    names = [col["name"] for col in processor.label_cols]
+    for path in files:
+        missing = processor.read_data(path, data_format="csv", sep=sep).select(
+            [pl.col(name).null_count() for name in names]).collect().row(0)
+        for name, count in zip(names, missing):
+            if count:
+                raise ValueError(f"{path}: label column {name!r} has {count} missing values")
+
+
+def build_h5_dataset(processor, params, chunk_rows=CHUNK_ROWS):
+    """Fit ``processor`` on the train csv and write ``<split>.h5`` for every split given.
+
+    Returns ``{split: h5 path}``. Raises ``ValueError`` naming the file and column for a missing
+    column, an empty split or a label that is not 0/1 (or is missing), before writing anything
+    for that split.
+    """
+    sep = params.get("sep", ",")
+    sources = {split: csv_files(params[f"{split}_data"]) for split in SPLITS if params.get(f"{split}_data")}
+    required = required_raw_columns(processor.feature_cols, processor.label_cols)
+    for files in sources.values():
+        check_csv_headers(files, required, sep)
+        check_missing_labels(processor, files, sep)
+
+    logging.info("Fitting the feature processor on %s", sources["train"])
+    train = _preprocessed(processor, sources["train"], sep)
+    fit_params = {k: v for k, v in params.items() if k in ("min_categr_count", "num_buckets")}
+    processor.fit(train, rebuild_dataset=True, **fit_params)
+    os.remove(processor.json_file)  # re-written once every split is stored
+    unsupported = [f"{name} ({spec.get('category_processor') or spec['type']})"
+                   for name, spec in processor.feature_map.features.items()
+                   if spec["type"] == "embedding" or spec.get("category_processor")]
+    if unsupported:
+        raise ValueError(f"feature_cols: the h5 path does not encode {unsupported}; use data_format: csv")
+
+    written = {}
+    for split, files in sources.items():
+        written[split] = os.path.join(processor.data_dir, f"{split}.h5")
+        write_split(processor, files, written[split], sep, chunk_rows)
+    processor.feature_map.save(processor.json_file)
+    return written
+
+
+def _preprocessed(processor, files, sep):
+    import polars as pl
+    frames = [processor.read_data(path, data_format="csv", sep=sep) for path in files]
+    return processor.preprocess(pl.concat(frames) if len(frames) > 1 else frames[0])
+
+
+def write_split(processor, files, out_path, sep=",", chunk_rows=CHUNK_ROWS):
+    """Encode ``files`` chunk by chunk into ``out_path`` (written as ``.tmp``, renamed when done)."""
+    tmp_path = out_path + ".tmp"
+    rows = 0
+    with h5py.File(tmp_path, "w") as store:
+        for path in files:
+            for chunk in _preprocessed(processor, [path], sep).collect_batches(chunk_size=chunk_rows):
+                columns = encode_chunk(processor, chunk.to_pandas(), path)
+                _append(store, columns)
+                rows += len(chunk)
+        if rows == 0:
+            raise ValueError(f"{', '.join(files)}: the split has no rows")
+    os.replace(tmp_path, out_path)
+    logging.info("Stored %d rows in %s", rows, out_path)
+
+
+def encode_chunk(processor, frame, source):
+    """fuxictr's encoding of one preprocessed chunk, as ``{column: array}`` in narrow dtypes.
+
+    Categorical ids use the fitted tokenizer's vocabulary (unknown -> its OOV index) through one
+    vectorised lookup; sequences, numerics and meta columns go through fuxictr's own code.
+    """
+    encoded = {}
+    for name, spec in processor.feature_map.features.items():
+        tokenizer = processor.processor_dict.get(name + "::tokenizer")
+        values = frame[name]
+        if spec["type"] == "categorical":
+            oov = tokenizer.vocab["__OOV__"]
+            encoded[name] = values.map(tokenizer.vocab).fillna(oov).to_numpy(dtype=np.int32)
+        elif spec["type"] == "sequence":
+            encoded[name] = np.asarray(tokenizer.encode_sequence(values), dtype=np.int32)
+        elif spec["type"] == "meta":
+            codes = tokenizer.encode_category(values) if tokenizer is not None else values
+            encoded[name] = np.asarray(codes, dtype=np.int32)
+        else:  # numeric
+            normalizer = processor.processor_dict.get(name + "::normalizer")
+            column = values.to_numpy(dtype=np.float64)
+            encoded[name] = np.asarray(normalizer.transform(column) if normalizer else column, dtype=np.float32)
+    for name in processor.feature_map.labels:
+        encoded[name] = check_labels(frame[name].to_numpy(dtype=np.float64), source, name).astype(np.float32)
+    return encoded
+
+
+def check_labels(labels, source, name):
+    if np.isnan(labels).any():
+        raise ValueError(f"{source}: label column {name!r} has {int(np.isnan(labels).sum())} missing values")
+    bad = ~np.isin(labels, (0.0, 1.0))
+    if bad.any():
+        raise ValueError(f"{source}: label column {name!r} must be 0 or 1; found {np.unique(labels[bad])[:5].tolist()}")
+    return labels
+
+
+def _append(store, columns):
+    for name, values in columns.items():
+        if name not in store:
+            store.create_dataset(name, shape=(0,) + values.shape[1:], maxshape=(None,) + values.shape[1:],
+                                 dtype=values.dtype, chunks=(max(1, min(len(values), 65536)),) + values.shape[1:])
+        dataset = store[name]
+        start = dataset.shape[0]
+        dataset.resize(start + len(values), axis=0)
+        dataset[start:] = values
+
+
+# ---------------------------------------------------------------- reading
+
+def open_h5(path):
+    try:
+        return h5py.File(path, "r")
+    except OSError as error:
+        raise ValueError(f"{path}: not a readable h5 file ({error}); rebuild it (delete feature_map.json "
+                         "in its data folder) or fetch it again") from None
+
+
+def h5_num_rows(path, feature_map):
+    with open_h5(path) as store:
+        if LEGACY_KEY in store and LEGACY_KEY not in feature_map.features:
+            return store[LEGACY_KEY].shape[0]
+        check_h5_columns(path, store, feature_map)
+        return store[feature_map.labels[0]].shape[0]
+
+
+def check_h5_columns(path, store, feature_map):
+    expected = list(feature_map.features) + list(feature_map.labels)
+    missing = [c for c in expected if c not in store]
+    extra = [c for c in store if c not in expected]
+    if missing or extra:
+        raise ValueError(f"{path}: columns do not match feature_map.json"
+                         + (f"; missing {missing}" if missing else "")
+                         + (f"; not in the feature map {extra}" if extra else ""))
+    lengths = {c: store[c].shape[0] for c in expected}
+    if len(set(lengths.values())) > 1:
+        raise ValueError(f"{path}: columns have different lengths {lengths} (truncated file?)")
+
+
+def read_h5_rows(path, columns, feature_map, start=0, stop=None):
+    """Rows ``[start, stop)`` of ``columns`` from an h5 file in any supported layout."""
+    with open_h5(path) as store:
+        try:
+            if LEGACY_KEY in store and LEGACY_KEY not in feature_map.features:
+                data = store[LEGACY_KEY][start:stop]
+                return {c: _legacy_column(data, feature_map, c) for c in columns}
+            check_h5_columns(path, store, feature_map)
+            return {c: store[c][start:stop] for c in columns}
+        except OSError as error:  # a truncated file opens but fails on read
+            raise ValueError(f"{path}: cannot read rows {start}-{stop} ({error}); the file is damaged") from None
+
+
+def _legacy_column(data, feature_map, name):
+    index = feature_map.column_index[name]
+    values = data[:, index] if isinstance(index, int) else data[:, index[0]:index[-1] + 1]
+    spec = feature_map.features.get(name)
+    if spec is not None and spec["type"] in ("categorical", "sequence", "meta"):
+        return values.astype(np.int64)
+    return values.astype(np.float32)
+
+
+def read_labels(path, feature_map, name):
+    return read_h5_rows(path, [name], feature_map)[name]
+
+
+# ---------------------------------------------------------------- feature maps of older versions
+
+def load_feature_map(feature_map, json_file, params):
+    """``FeatureMap.load`` that also reads FuxiCTR 1.x's ``feature_map.json`` (``feature_specs``,
+    no ``labels``: the label is ``label_col`` and sits after the last feature column)."""
+    with open(json_file) as handle:
+        content = json.load(handle, object_pairs_hook=OrderedDict)
+    if "features" in content:
+        feature_map.load(json_file, params)
+        return feature_map
+    if "feature_specs" not in content:
+        raise ValueError(f"{json_file}: neither 'features' (FuxiCTR 2.x) nor 'feature_specs' (1.x) found")
+    if content.get("dataset_id") != feature_map.dataset_id:
+        raise ValueError(f"{json_file}: dataset_id {content.get('dataset_id')!r} does not match "
+                         f"{feature_map.dataset_id!r}")
+    specs = content["feature_specs"]
+    if isinstance(specs, list):
+        specs = OrderedDict((k, v) for item in specs for k, v in item.items())
+    label = params["label_col"]
+    feature_map.labels = [c["name"] for c in (label if isinstance(label, list) else [label])]
+    feature_map.default_emb_dim = params.get("embedding_dim")
+    feature_map.features = OrderedDict((name, {k: v for k, v in spec.items() if k != "index"})
+                                       for name, spec in specs.items())
+    feature_map.total_features = content.get("num_features", 0)
+    feature_map.num_fields = feature_map.get_num_fields()
+    feature_map.set_column_index()
+    for name, spec in specs.items():  # 1.2 records each feature's columns; trust them over order
+        if "index" in spec:
+            feature_map.column_index[name] = spec["index"]
+    return feature_map
+
+
+def describe_h5(path):
+    """``{column: (shape, dtype)}`` of an h5 file (for error messages and the data-path report)."""
+    with open_h5(path) as store:
+        return {name: (store[name].shape, str(store[name].dtype)) for name in store}
+
+
+def column_bytes(paths):
+    """On-disk-equivalent bytes of all columns (rows x itemsize), the reference for memory use."""
+    total = 0
+    for path in paths:
+        with open_h5(path) as store:
+            total += sum(store[name].size * store[name].dtype.itemsize for name in store)
+    return total
+
+
+def frame_from_h5(path, feature_map):
+    columns = list(feature_map.features) + list(feature_map.labels)
+    return pd.DataFrame({c: list(v) if v.ndim > 1 else v
+                         for c, v in read_h5_rows(path, columns, feature_map).items()})
