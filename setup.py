@@ -18,8 +18,9 @@ setup(
         "h5py",
         "pyyaml",
         "scikit-learn",
-        # fuxictr's csv preprocessing calls scan_csv(dtypes=...), which polars 2 removed
-        "polars<2",
+        # fuxictr's csv preprocessing calls scan_csv(dtypes=...), which polars 2 removed; the h5
+        # build streams csv chunks with LazyFrame.collect_batches
+        "polars>=1.33,<2",
     ],
     extras_require={"test": ["pytest", "matplotlib"], "plot": ["matplotlib"]},
     entry_points={
