@@ -20,7 +20,7 @@ setup(
         "scikit-learn",
         # fuxictr's csv preprocessing calls scan_csv(dtypes=...), which polars 2 removed; the h5
         # build streams csv chunks with LazyFrame.collect_batches
-        "polars>=1.33,<2",
+        "polars>=1.34,<2",
     ],
     extras_require={"test": ["pytest", "matplotlib"], "plot": ["matplotlib"]},
     entry_points={
