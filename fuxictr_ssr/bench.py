@@ -102,11 +102,14 @@ def result_row(result, fingerprint):
     }
 
 
-def run_one(config_dir, expid, seed, gpu, out_dir, data_root, log):
-    """Run one experiment in its own process; return its result dict (raises on failure)."""
+def run_one(config_dir, expid, seed, gpu, out_dir, data_root, log, nproc=1):
+    """Run one experiment in its own process (``nproc`` data-parallel processes through torchrun);
+    return its result dict (raises on failure)."""
+    launcher = [sys.executable] if nproc == 1 else [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(nproc)]
     with tempfile.TemporaryDirectory() as scratch:
         result_json = os.path.join(scratch, "result.json")
-        command = [sys.executable, "-m", "fuxictr_ssr", "run", "--config", config_dir, "--expid", expid,
+        command = launcher + ["-m", "fuxictr_ssr", "run", "--config", config_dir, "--expid", expid,
                    "--gpu", str(gpu), "--seed", str(seed), "--result-json", result_json,
                    "--model-root", os.path.join(out_dir, "checkpoints", f"seed_{seed}"),
                    "--result-csv", os.path.join(out_dir, os.path.basename(config_dir) + ".csv")]
@@ -184,11 +187,12 @@ def write_leaderboard(path, dataset, rows, command, stale=0):
 
 
 def run_benchmark(config_dir, seeds, out_dir, expids=None, gpu=-1, data_root=None, command="", log=print,
-                  title=None, report_only=False):
+                  title=None, report_only=False, nproc=1):
     """Run every (expid, seed) not yet in ``<out_dir>/results.csv``; return the current rows.
 
     ``title`` names the leaderboard (default: the config folder's name, e.g. ``Frappe_x1``);
-    ``report_only`` rewrites the leaderboard from the rows there and runs nothing."""
+    ``report_only`` rewrites the leaderboard from the rows there and runs nothing; ``nproc``
+    trains each run data-parallel in that many processes (one GPU each from ``gpu`` on, or CPU)."""
     config_dir = config_dir.rstrip("/")
     expids = list(expids or list_expids(config_dir))
     for expid in expids:  # every config and data error before the first run starts
@@ -206,7 +210,7 @@ def run_benchmark(config_dir, seeds, out_dir, expids=None, gpu=-1, data_root=Non
     for number, (expid, seed) in enumerate(todo, start=1):
         log(f"[{number}/{len(todo)}] {expid} seed {seed}")
         start = time.perf_counter()
-        result = run_one(config_dir, expid, seed, gpu, out_dir, data_root, log)
+        result = run_one(config_dir, expid, seed, gpu, out_dir, data_root, log, nproc)
         append_result(results_csv, result_row(result, fingerprints[expid]))
         log(f"    test AUC {result['test']['AUC']:.6f}, logloss {result['test']['logloss']:.6f} "
             f"({time.perf_counter() - start:.0f} s)")

@@ -32,6 +32,8 @@ def command_run(args):
     result = run_experiment(args.config, args.expid, gpu=args.gpu, overrides=overrides,
                             data_root=getattr(args, "data_root", None),
                             result_csv=getattr(args, "result_csv", None))
+    if result is None:  # a data-parallel rank other than 0
+        return
     if getattr(args, "result_json", None):
         write_json_atomically(args.result_json, result)
     print(f"{result['expid']}: test {result['test']} | valid {result['valid']} | "
@@ -71,7 +73,7 @@ def command_bench(args):
     # the leaderboard names the command that produces its rows, so a report-only call drops its flag
     command = "fuxictr-ssr " + " ".join(a for a in sys.argv[1:] if a != "--report-only")
     run_benchmark(args.config, seeds, out_dir, expids=args.expids, gpu=args.gpu,
-                  data_root=args.data_root, command=command, report_only=args.report_only)
+                  data_root=args.data_root, command=command, report_only=args.report_only, nproc=args.nproc)
     print(f"Results: {os.path.join(out_dir, 'results.csv')}, {os.path.join(out_dir, 'leaderboard.md')}")
 
 
@@ -149,6 +151,8 @@ def build_parser():
     bench.add_argument("--data-root", help="where the dataset's files are (replaces data_root)")
     bench.add_argument("--out", help="results folder (default results/<config folder name>)")
     bench.add_argument("--report-only", action="store_true", help="rewrite leaderboard.md from results.csv; run nothing")
+    bench.add_argument("--nproc", type=int, default=1,
+                       help="data-parallel processes per run (torchrun on this machine; one GPU each, or CPU)")
     bench.set_defaults(handler=command_bench)
 
     scale = commands.add_parser("scale", help="a model family over a ladder of parameter counts")

@@ -19,7 +19,7 @@ from pathlib import Path
 import fuxictr
 import torch
 
-from . import __version__
+from . import __version__, distributed
 from .compat import rank_data_loaders
 from .config import (RAW_DATA_FORMATS, SPLIT_KEYS, check_data_params, check_training_params,
                      load_params)
@@ -220,21 +220,54 @@ def run_experiment(config_dir, expid, gpu=-1, overrides=None, result_csv=None, d
         result_csv: where to append the result line; default ``<config folder name>.csv`` in
             the current folder, as FuxiCTR does.
         data_root: relocate the dataset to this data root (see :func:`relocate_data_root`).
+
+    Under torchrun (several processes) it trains data-parallel (see :mod:`fuxictr_ssr.distributed`);
+    then only rank 0 returns the dict, the other ranks return None.
     """
+    params, model_class = resolve_params(config_dir, expid, gpu, overrides, data_root)
+    processes = distributed.launched_world_size()
+    if processes == 1:
+        return _train_and_evaluate(params, model_class, config_dir, expid, result_csv)
+    if params["data_loader"] == "fuxictr":
+        raise ValueError("data_loader: 'fuxictr' cannot shard data over processes; use columnar or streaming")
+    params["batch_size"] = distributed.per_rank_batch_size(params["batch_size"], processes)
+    params["gpu"] = distributed.init(gpu, params.get("distributed_timeout", distributed.DEFAULT_TIMEOUT_S))
+    params.update(rank=distributed.rank(), world_size=processes)
+    try:
+        return _train_and_evaluate(params, model_class, config_dir, expid, result_csv)
+    finally:
+        distributed.shutdown()
+
+
+def _train_and_evaluate(params, model_class, config_dir, expid, result_csv):
     from fuxictr.pytorch.torch_utils import seed_everything
     from fuxictr.utils import print_to_json
 
-    params, model_class = resolve_params(config_dir, expid, gpu, overrides, data_root)
-    setup_logging(params)
+    parallel = params.get("world_size", 1) > 1
+    main = distributed.is_main()
+    if main:
+        setup_logging(params)
+    else:
+        distributed.quiet_other_ranks()
+        params["verbose"] = 0
     logging.info("fuxictr_ssr run: config=%s expid=%s model=%s", config_dir, expid, params["model"])
+    if parallel:
+        logging.info("Data parallel: %d processes, %d rows per process and step", params["world_size"],
+                     params["batch_size"])
     logging.info("Params: " + print_to_json(params))
     seed_everything(seed=params["seed"])
 
+    if parallel and not main:
+        distributed.barrier()  # rank 0 preprocesses; the others then read what it wrote
     feature_map = prepare_data(params)
+    if parallel and main:
+        distributed.barrier()
     logging.info("Feature specs: " + print_to_json(feature_map.features))
     model = model_class(feature_map, **params)
     total_params, non_embedding_params = count_parameters(model)
     logging.info("Parameters: non-embedding %d, total %d", non_embedding_params, total_params)
+    if parallel:
+        distributed.make_data_parallel(model)
 
     train_gen, valid_gen = make_loaders(feature_map, params, "train")
     best_epoch = record_best_epoch(model)
@@ -242,7 +275,7 @@ def run_experiment(config_dir, expid, gpu=-1, overrides=None, result_csv=None, d
     model.fit(train_gen, validation_data=valid_gen, **params)
     train_time = time.perf_counter() - start
     epochs_run = model._epoch_index + 1
-    train_samples = train_gen.num_samples
+    train_samples = train_gen.num_samples * params.get("world_size", 1)
 
     logging.info("****** Validation evaluation ******")
     valid_result = model.evaluate(valid_gen)
@@ -253,6 +286,8 @@ def run_experiment(config_dir, expid, gpu=-1, overrides=None, result_csv=None, d
         logging.info("******** Test evaluation ********")
         test_result = model.evaluate(make_loaders(feature_map, params, "test"))
 
+    if not main:
+        return None
     if result_csv is None:
         result_csv = Path(config_dir).name.replace(".yaml", "") + ".csv"
     append_result_line(result_csv, expid, params["dataset_id"], valid_result, test_result)
@@ -263,5 +298,5 @@ def run_experiment(config_dir, expid, gpu=-1, overrides=None, result_csv=None, d
         "train_time_s": train_time, "best_epoch": best_epoch["epoch"], "epochs_run": epochs_run,
         "samples_per_s": train_samples * epochs_run / train_time, "checkpoint": model.checkpoint,
         "fuxictr_version": fuxictr.__version__, "torch_version": torch.__version__,
-        "device": str(model.device),
+        "device": str(model.device) + (f" x{params['world_size']}" if parallel else ""),
     }

@@ -59,10 +59,13 @@ class ColumnarDataLoader:
         batch_size: rows per batch (the last batch may be smaller).
         shuffle: shuffle the train split every epoch.
         seed: base seed of the shuffle.
+        rank, world_size: data-parallel share. The train split gives each rank
+            ``rows // world_size`` rows of every epoch's permutation (all ranks draw the same one,
+            so the shares are disjoint); other splits give each rank one contiguous shard.
     """
 
     def __init__(self, feature_map, data_path, split="train", batch_size=32, shuffle=False,
-                 seed=2021, **kwargs):
+                 seed=2021, rank=0, world_size=1, **kwargs):
         columns = list(feature_map.features) + list(feature_map.labels)
         parts = [_read_columns(path, columns, feature_map) for path in _resolve(data_path)]
         self.columns = {c: torch.from_numpy(np.concatenate([part[c] for part in parts]))
@@ -71,10 +74,18 @@ class ColumnarDataLoader:
         self.shuffle = shuffle and split == "train"
         self.seed = seed
         self.epoch = 0
-        self.num_samples = len(next(iter(self.columns.values())))
+        self.rank, self.world_size = rank, world_size
+        total = len(next(iter(self.columns.values())))
         self.num_blocks = len(parts)
-        if self.num_samples == 0:
+        if total == 0:
             raise ValueError(f"{data_path}: the {split} split has no rows")
+        if self.shuffle:
+            self.num_samples = total // world_size
+        else:
+            start, stop = total * rank // world_size, total * (rank + 1) // world_size
+            self.columns = {c: values[start:stop] for c, values in self.columns.items()}
+            self.num_samples = stop - start
+        self.total_samples = total
         self.num_batches = -(-self.num_samples // batch_size)
 
     def __len__(self):
@@ -83,7 +94,8 @@ class ColumnarDataLoader:
     def __iter__(self):
         if self.shuffle:
             generator = torch.Generator().manual_seed(self.seed * 1000003 + self.epoch)
-            order = torch.randperm(self.num_samples, generator=generator)
+            order = torch.randperm(self.total_samples, generator=generator)
+            order = order[self.rank::self.world_size][:self.num_samples]
             self.epoch += 1
         for start in range(0, self.num_samples, self.batch_size):
             if self.shuffle:

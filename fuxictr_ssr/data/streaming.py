@@ -16,9 +16,9 @@ class StreamingH5Loader:
     blocks in an order drawn from ``(seed, epoch)`` and shuffles the rows inside each block with
     the same generator; batches run across block boundaries, so all but the last are full. A
     background thread reads the next block while the current one is consumed (``prefetch``).
-    With ``world_size > 1`` rank ``r`` takes blocks ``r, r + W, ...`` of the epoch's order and
-    every rank yields the same number of rows (the smallest share), so data-parallel ranks
-    step together. Valid and test splits are read in order.
+    With ``world_size > 1`` rank ``r`` takes blocks ``r, r + W, ...`` of the epoch's order; when
+    training every rank yields the same number of rows (the smallest share), so data-parallel
+    ranks step together. Valid and test splits are read in order, every row by one rank.
 
     Labels are checked (0/1, none missing) for the whole split when the loader is made, reading
     only the label column, so bad data stops a run before training.
@@ -63,9 +63,11 @@ class StreamingH5Loader:
         return torch.randperm(len(self.blocks), generator=generator).tolist()
 
     def _rows_per_rank(self, order):
+        """Rows this rank yields: the smallest share when training (ranks step together), its
+        whole share otherwise (every row is evaluated once)."""
         sizes = [sum(self.blocks[b][2] - self.blocks[b][1] for b in order[r::self.world_size])
                  for r in range(self.world_size)]
-        return min(sizes)
+        return min(sizes) if self.shuffle else sizes[self.rank]
 
     def __len__(self):
         return -(-self.num_samples // self.batch_size)
