@@ -142,9 +142,8 @@ def child(args, step, name):
 
 def machine():
     import torch
-    names = [line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")]
-    return (f"{names[0] if names else platform.machine()}; {os.cpu_count()} cores; torch {torch.__version__}; "
-            f"Python {platform.python_version()}")
+    from fuxictr_ssr.bench import cpu_name
+    return f"{cpu_name()}; {os.cpu_count()} cores; torch {torch.__version__}; Python {platform.python_version()}"
 
 
 def report(args, builds, loads, trains):

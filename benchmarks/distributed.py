@@ -11,7 +11,6 @@ the test AUC, which should barely move: N processes see the same global batches 
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -64,11 +63,11 @@ def main(argv=None):
         config = write_config(args.config, args.expid, args.epochs, os.path.join(scratch, "config"))
         results = {n: run(args, config, n, scratch) for n in counts}
     import torch
-    names = [line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")]
+    from fuxictr_ssr.bench import cpu_name
     gpu = torch.cuda.get_device_name(0) if args.gpu >= 0 else "none"
     reference = results[counts[0]]["samples_per_s"]
     lines = [f"## {args.expid}: {args.epochs} epochs, global batch as configured", "",
-             f"Machine: {names[0] if names else platform.machine()}, {os.cpu_count()} cores; GPU: {gpu}; "
+             f"Machine: {cpu_name()}, {os.cpu_count()} cores; GPU: {gpu}; "
              f"torch {torch.__version__}; torchrun sets 1 thread per process when it starts several.  ",
              f"Command: `python benchmarks/distributed.py {' '.join(sys.argv[1:] if argv is None else argv)}`", "",
              "| processes | device | train samples/s | speed-up | efficiency | train s | test AUC |",

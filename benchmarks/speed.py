@@ -207,12 +207,9 @@ def in_child(args, *extra):
 
 
 def machine(args):
-    cpu = platform.processor() or platform.machine()
-    if os.path.exists("/proc/cpuinfo"):
-        names = [line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")]
-        cpu = names[0] if names else cpu
+    from fuxictr_ssr.bench import cpu_name
     gpu = torch.cuda.get_device_name(0) if args.device.startswith("cuda") else "none"
-    return (f"{cpu}; {os.cpu_count()} cores, {args.threads} torch threads; GPU: {gpu}; "
+    return (f"{cpu_name()}; {os.cpu_count()} cores, {args.threads} torch threads; GPU: {gpu}; "
             f"torch {torch.__version__}, Python {platform.python_version()}")
 
 

@@ -145,6 +145,15 @@ def summarise(rows):
     return sorted(summary, key=lambda s: -s["test_AUC"][0])
 
 
+def cpu_name():
+    """The CPU model (from /proc/cpuinfo where there is one), for benchmark reports."""
+    if os.path.exists("/proc/cpuinfo"):
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
 def machine_description(rows):
     devices = sorted({r["device"] for r in rows})
     versions = sorted({f"fuxictr {r['fuxictr_version']}, torch {r['torch_version']}" for r in rows})

@@ -24,7 +24,6 @@ from collections import OrderedDict
 
 import h5py
 import numpy as np
-import pandas as pd
 
 SPLITS = ("train", "valid", "test")
 H5_SUFFIXES = (".h5", ".hdf5")
@@ -254,12 +253,6 @@ def _legacy_column(data, feature_map, name):
     return values.astype(np.float32)
 
 
-def read_labels(path, feature_map, name):
-    return read_h5_rows(path, [name], feature_map)[name]
-
-
-# ---------------------------------------------------------------- feature maps of older versions
-
 def load_feature_map(feature_map, json_file, params):
     """``FeatureMap.load`` that also reads FuxiCTR 1.x's ``feature_map.json`` (``feature_specs``,
     no ``labels``: the label is ``label_col`` and sits after the last feature column)."""
@@ -290,12 +283,6 @@ def load_feature_map(feature_map, json_file, params):
     return feature_map
 
 
-def describe_h5(path):
-    """``{column: (shape, dtype)}`` of an h5 file (for error messages and the data-path report)."""
-    with open_h5(path) as store:
-        return {name: (store[name].shape, str(store[name].dtype)) for name in store}
-
-
 def column_bytes(paths):
     """On-disk-equivalent bytes of all columns (rows x itemsize), the reference for memory use."""
     total = 0
@@ -303,9 +290,3 @@ def column_bytes(paths):
         with open_h5(path) as store:
             total += sum(store[name].size * store[name].dtype.itemsize for name in store)
     return total
-
-
-def frame_from_h5(path, feature_map):
-    columns = list(feature_map.features) + list(feature_map.labels)
-    return pd.DataFrame({c: list(v) if v.ndim > 1 else v
-                         for c, v in read_h5_rows(path, columns, feature_map).items()})
