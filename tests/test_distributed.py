@@ -13,7 +13,7 @@ import torch.multiprocessing as mp
 
 from fuxictr_ssr import distributed
 from fuxictr_ssr.data import ColumnarDataLoader
-from fuxictr_ssr.registry import get_model_class
+from fuxictr_ssr.registry import get_model_class, list_models
 from fuxictr_ssr.runner import DEFAULT_PARAMS, make_loaders, prepare_data, resolve_params
 from helpers import categorical_feature_map
 
@@ -69,12 +69,13 @@ def test_two_processes_train_once_and_report_the_checkpoints_metrics(dnn_zoo):
     assert single["logloss"] == pytest.approx(reported["logloss"], abs=1e-6)
 
 
-def _one_step(rank, world, init_file, batch, out_file):
+def _one_step(rank, world, init_file, batch, out_file, model_name="DNN"):
     dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
-    model = _dnn()
+    model = _dnn() if model_name == "DNN" else _small(model_name)
     distributed.make_data_parallel(model)
     half = len(batch["label"]) // world
-    model.train_step({k: v[rank * half:(rank + 1) * half] for k, v in batch.items()})
+    for _ in range(2):  # DDP finds a parameter left without gradient only at the next step
+        model.train_step({k: v[rank * half:(rank + 1) * half] for k, v in batch.items()})
     if rank == 0:
         torch.save(model.state_dict(), out_file)
     dist.destroy_process_group()
@@ -89,14 +90,37 @@ def _dnn():
     return model
 
 
-def test_one_ddp_step_on_two_ranks_equals_one_step_on_the_combined_batch(tmp_path):
+SMALL = {"SSR": {"num_views": [2, 2], "view_dims": [4, 4]}, "DCNv2": {"parallel_dnn_hidden_units": [8]},
+         "DeepFM": {"hidden_units": [8]}}
+
+
+def _small(model_name):
+    params = {**DEFAULT_PARAMS, "model_root": "/tmp/fuxictr_ssr_ddp_test", "gpu": -1, "embedding_dim": 4,
+              **SMALL[model_name]}
+    model = get_model_class(model_name)(categorical_feature_map(num_fields=6, vocab_size=9), **params)
+    model._max_gradient_norm = 10.0
+    return model
+
+
+@pytest.mark.parametrize("model_name", list_models())
+def test_every_registered_model_trains_under_ddp(tmp_path, model_name):
+    """DDP needs every parameter to get a gradient each step (else it raises on the next one)."""
+    generator = torch.Generator().manual_seed(3)
+    batch = {f"f{i:02d}": torch.randint(1, 9, (32,), generator=generator) for i in range(1, 7)}
+    batch["label"] = torch.randint(0, 2, (32,), generator=generator).float()
+    mp.spawn(_one_step, args=(2, str(tmp_path / "init"), batch, str(tmp_path / "out.pt"), model_name), nprocs=2)
+    assert os.path.getsize(tmp_path / "out.pt") > 0
+
+
+def test_ddp_steps_on_two_ranks_equal_steps_on_the_combined_batch(tmp_path):
     generator = torch.Generator().manual_seed(3)
     batch = {f"f{i:02d}": torch.randint(1, 9, (64,), generator=generator) for i in range(1, 7)}
     batch["label"] = torch.randint(0, 2, (64,), generator=generator).float()
     mp.spawn(_one_step, args=(2, str(tmp_path / "init"), batch, str(tmp_path / "ddp.pt")), nprocs=2)
     single = _dnn()
     before = {k: v.clone() for k, v in single.state_dict().items()}
-    single.train_step(batch)
+    for _ in range(2):
+        single.train_step(batch)
     ddp = torch.load(tmp_path / "ddp.pt")
     moved = 0
     for name, value in single.state_dict().items():
