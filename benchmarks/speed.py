@@ -248,11 +248,12 @@ def main(argv=None):
                          f"| {r['train_samples_s']:,.0f} | {r['infer_samples_s']:,.0f} | {r['peak_mem_mb']:.0f} | {ssr} |")
             print(lines[-1], flush=True)
 
-    views, view_dim = (16, 32) if args.quick else (16, 256)
-    filters = in_child(args, "--child-filter", str(views), str(view_dim))
-    lines += ["", f"SSR-S filter + first fusion layer ({views} views x {view_dim}), forward+backward:", "",
-              "| implementation | samples/s |", "|---|---|"]
-    lines += [f"| {name} | {rate:,.0f} |" for name, rate in filters.items()]
+    shapes = [(16, 32)] if args.quick else [(16, 256), (64, 64), (256, 16)]
+    lines += ["", "SSR-S filter + first fusion layer, forward+backward, samples/s (the same weights three ways):", "",
+              "| views x width | batched gather + bmm | per-view loop | masked dense matmul |", "|---|---|---|---|"]
+    for views, view_dim in shapes:
+        rates = in_child(args, "--child-filter", str(views), str(view_dim))
+        lines.append(f"| {views} x {view_dim} | " + " | ".join(f"{rate:,.0f}" for rate in rates.values()) + " |")
 
     width, params = sized("SSR_D", targets[-1])
     with_ics = in_child(args, "--child-model", json.dumps(params))
