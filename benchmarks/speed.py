@@ -134,6 +134,7 @@ def measure_model(params, batch_size, repetitions, warmup, device):
 
     model.train()
     train_s = median_seconds(train_step, repetitions, warmup, device)
+    matmul_share = matrix_product_share(train_step)
     model.eval()
     infer_s = median_seconds(inference_step, repetitions, warmup, device)
     with torch.no_grad():
@@ -141,9 +142,30 @@ def measure_model(params, batch_size, repetitions, warmup, device):
     result = {"params": non_embedding(model), "train_samples_s": batch_size / train_s,
               "infer_samples_s": batch_size / infer_s, "mflops_per_sample": flops / 1e6}
     result["peak_mem_mb"] = peak_memory_mb(device)
+    result["matmul_share"] = matmul_share
     if params["model"] == "SSR":
         result.update(ssr_layer_efficiency(model, batch_size, repetitions, warmup, device))
     return result
+
+
+MATRIX_PRODUCTS = {"aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm"}
+
+
+def matrix_product_share(step):
+    """Share of a training step's operator time spent in matrix products (the rest is memory-bound
+    elementwise, normalisation, gather and reduction work); GPU kernel time on CUDA."""
+    from torch.profiler import ProfilerActivity, profile
+    cuda = torch.cuda.is_available()
+    with profile(activities=[ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])) as profiler:
+        for _ in range(2):
+            step()
+
+    def own_time(event):
+        return getattr(event, "self_device_time_total", 0) if cuda else event.self_cpu_time_total
+
+    events = [e for e in profiler.key_averages() if e.key.startswith("aten::")]
+    total = sum(own_time(e) for e in events)
+    return sum(own_time(e) for e in events if e.key in MATRIX_PRODUCTS) / total if total else float("nan")
 
 
 def ssr_layer_efficiency(model, batch_size, repetitions, warmup, device):
@@ -238,14 +260,16 @@ def main(argv=None):
              f"median of {args.repetitions} repetitions after {args.warmup} warm-up; each configuration in its own process.  ",
              f"Command: `python benchmarks/speed.py {' '.join(sys.argv[1:] if argv is None else argv)}`", "",
              "| target | family | width | non-emb params | MFLOPs/sample (fwd) | train samples/s | infer samples/s "
-             "| peak MB | SSR layers GFLOP/s | torch.mm GFLOP/s |", "|---|---|---|---|---|---|---|---|---|---|"]
+             "| matmul share of train step | peak MB | SSR layers GFLOP/s | torch.mm GFLOP/s |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for target in targets:
         for family in FAMILIES:
             width, params = sized(family, target)
             r = in_child(args, "--child-model", json.dumps(params))
             ssr = (f"{r['ssr_gflops_s']:.1f} | {r['mm_gflops_s']:.1f}" if "ssr_gflops_s" in r else "- | -")
             lines.append(f"| {target:,} | {family} | {width} | {r['params']:,} | {r['mflops_per_sample']:.2f} "
-                         f"| {r['train_samples_s']:,.0f} | {r['infer_samples_s']:,.0f} | {r['peak_mem_mb']:.0f} | {ssr} |")
+                         f"| {r['train_samples_s']:,.0f} | {r['infer_samples_s']:,.0f} | {r['matmul_share']:.0%} "
+                         f"| {r['peak_mem_mb']:.0f} | {ssr} |")
             print(lines[-1], flush=True)
 
     shapes = [(16, 32)] if args.quick else [(16, 256), (64, 64), (256, 16)]
