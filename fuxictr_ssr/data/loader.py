@@ -43,6 +43,14 @@ def _read_columns(path, columns, feature_map):
             for c in columns}
 
 
+def _one_array(arrays):
+    """The parts of a column as one writable array, copying only when needed (a single h5 or npz
+    part is used as read, so a column is not held twice at the peak)."""
+    if len(arrays) > 1:
+        return np.concatenate(arrays)
+    return arrays[0] if arrays[0].flags.writeable else arrays[0].copy()
+
+
 class ColumnarDataLoader:
     """In-memory loader that keeps every column in its own dtype and slices whole batches.
 
@@ -68,8 +76,7 @@ class ColumnarDataLoader:
                  seed=2021, rank=0, world_size=1, **kwargs):
         columns = list(feature_map.features) + list(feature_map.labels)
         parts = [_read_columns(path, columns, feature_map) for path in _resolve(data_path)]
-        self.columns = {c: torch.from_numpy(np.concatenate([part[c] for part in parts]))
-                        for c in columns}
+        self.columns = {c: torch.from_numpy(_one_array([part[c] for part in parts])) for c in columns}
         self.batch_size = batch_size
         self.shuffle = shuffle and split == "train"
         self.seed = seed
