@@ -86,8 +86,9 @@ def command_scale(args):
         raise ValueError(f"--sizes: expected comma-separated parameter counts like 1e5,1e6, got {args.sizes!r}") from None
     out_dir = args.out or os.path.join("results", "scaling", os.path.basename(args.config.rstrip("/")))
     table = run_scaling(args.config, args.family, targets, seeds, out_dir, gpu=args.gpu,
-                        data_root=args.data_root, command="fuxictr-ssr " + " ".join(sys.argv[1:]),
-                        max_epochs=args.max_epochs)
+                        data_root=args.data_root,
+                        command="fuxictr-ssr " + " ".join(a for a in sys.argv[1:] if a != "--report-only"),
+                        max_epochs=args.max_epochs, report_only=args.report_only)
     for row in table:
         print(f"{row['expid']:<14} {row['params_non_embedding']:>12,d}  test AUC {row['test_AUC_mean']:.6f} "
               f"+- {row['test_AUC_std']:.6f} ({row['seeds']} seeds)")
@@ -164,6 +165,7 @@ def build_parser():
     scale.add_argument("--data-root")
     scale.add_argument("--out", help="default results/scaling/<config folder name>")
     scale.add_argument("--max-epochs", type=int, help="cap every size's epochs (early stopping still applies)")
+    scale.add_argument("--report-only", action="store_true", help="write scaling.csv/png from the runs done; run nothing")
     scale.set_defaults(handler=command_scale)
 
     sparsity = commands.add_parser("sparsity", help="implicit-sparsity report of a trained checkpoint")

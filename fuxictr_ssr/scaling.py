@@ -171,11 +171,14 @@ def write_scaling_outputs(out_dir, rows):
 
 
 def run_scaling(config_dir, families, targets, seeds, out_dir, gpu=-1, data_root=None, command="", log=print,
-                max_epochs=None):
-    """Size, run and plot; return the scaling table."""
+                max_epochs=None, report_only=False):
+    """Size, run and plot; return the scaling table (``report_only``: plot the rows there, run nothing)."""
     sweep_dir, expids = write_sweep_config(config_dir, families, targets, out_dir, max_epochs)
     run_benchmark(sweep_dir, seeds, out_dir, expids=expids, gpu=gpu, data_root=data_root, command=command,
-                  log=log, title=f"{os.path.basename(os.path.normpath(out_dir))} scaling sweep")
+                  log=log, title=f"{os.path.basename(os.path.normpath(out_dir))} scaling sweep",
+                  report_only=report_only)
     rows = current_rows(read_results(os.path.join(out_dir, "results.csv")),
                         current_fingerprints(sweep_dir, list_expids(sweep_dir)))
+    if not rows:
+        raise ValueError(f"{os.path.join(out_dir, 'results.csv')}: no finished run of this sweep yet")
     return write_scaling_outputs(out_dir, rows)

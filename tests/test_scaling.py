@@ -44,6 +44,11 @@ def test_sweep_writes_csv_and_plot(suite, tmp_path):
     # a later sweep into the same folder adds to it instead of forgetting the first
     table = run_scaling(suite, ["DNN"], [4000], [1], out, log=lambda m: None)
     assert [r["expid"] for r in table] == ["DNN_2e3", "DNN_4e3", "DNN_8e3", "SSR_D_2e3", "SSR_D_8e3"]
+    # report-only plots what is there and runs nothing (a size never run stays out of the table)
+    table = run_scaling(suite, ["DNN"], [16000], [1], out, log=lambda m: None, report_only=True)
+    assert [r["expid"] for r in table] == ["DNN_2e3", "DNN_4e3", "DNN_8e3", "SSR_D_2e3", "SSR_D_8e3"]
+    with pytest.raises(ValueError, match="no finished run of this sweep yet"):
+        run_scaling(suite, ["DNN"], [2000], [1], str(tmp_path / "empty"), log=lambda m: None, report_only=True)
 
 
 def test_max_epochs_caps_every_size(tmp_path):
