@@ -148,13 +148,15 @@ def machine():
 
 def report(args, builds, loads, trains):
     import fuxictr
-    step_rate = trains["h5 in-memory"]["step_samples_s"]
     lines = [f"## {os.path.basename(os.path.normpath(args.config))}", "",
              f"Machine: {machine()}; fuxictr {fuxictr.__version__}; {args.threads} torch threads.  ",
              f"Command: `python benchmarks/data_path.py {' '.join(args.argv)}`", "",
              "| build | seconds | peak RSS MB (building process) | Ray started |", "|---|---|---|---|"]
     lines += [f"| {name} | {b['seconds']:.1f} | {b['peak_rss_mb']:.0f} | {'yes' if b['ray'] else 'no'} |"
               for name, b in builds.items()]
+    if args.build_only:
+        return "\n".join(lines) + "\n"
+    step_rate = trains["h5 in-memory"]["step_samples_s"]
     lines += ["", f"Train split: {loads['h5 in-memory']['rows']:,} rows, column bytes "
                   f"{loads['h5 in-memory']['column_mb']:.1f} MB. One shuffled epoch, batch {args.batch_size}. "
                   f"The DNN's training step alone runs at {step_rate:,.0f} samples/s.", "",
@@ -176,6 +178,7 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=4096)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", help="append the markdown section to this file")
+    parser.add_argument("--build-only", action="store_true", help="measure the two builds only")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.argv = sys.argv[1:] if argv is None else argv
@@ -190,9 +193,11 @@ def main(argv=None):
     if os.path.isdir(args.work):
         raise SystemExit(f"--work: {args.work!r} exists; give an empty scratch folder (builds are timed from scratch)")
     builds = {"csv -> h5 (ours)": child(args, "build", "h5"), "csv -> parquet (fuxictr)": child(args, "build", "parquet")}
-    write_npz(args)
-    loads = {name: child(args, "load", name) for name in LOADERS}
-    trains = {name: child(args, "train", name) for name in LOADERS}
+    loads, trains = {}, {}
+    if not args.build_only:
+        write_npz(args)
+        loads = {name: child(args, "load", name) for name in LOADERS}
+        trains = {name: child(args, "train", name) for name in LOADERS}
     text = report(args, builds, loads, trains)
     print(text)
     if args.out:

@@ -113,6 +113,7 @@ def build_h5_dataset(processor, params, chunk_rows=CHUNK_ROWS):
         check_missing_labels(processor, files, sep)
 
     logging.info("Fitting the feature processor on %s", sources["train"])
+    statistics_one_column_at_a_time(processor)
     train = _preprocessed(processor, sources["train"], sep)
     fit_params = {k: v for k, v in params.items() if k in ("min_categr_count", "num_buckets")}
     processor.fit(train, rebuild_dataset=True, **fit_params)
@@ -129,6 +130,32 @@ def build_h5_dataset(processor, params, chunk_rows=CHUNK_ROWS):
         write_split(processor, files, written[split], sep, chunk_rows)
     processor.feature_map.save(processor.json_file)
     return written
+
+
+def statistics_one_column_at_a_time(processor):
+    """Make fuxictr 2.3.10's statistics pass run its per-column queries one after another.
+
+    It submits every column's query to polars at once, and the peak memory grows with the number
+    of columns (14 GB for the 2M-row, 39-column generated Criteo set); one at a time the same
+    queries give the same statistics at ~1 GB, no slower. 2.3.9 already fits column by column.
+    The override removes itself once used, so the fitted processor pickles as fuxictr's does.
+    """
+    collect = getattr(processor, "_collect_statistics", None)
+    if collect is None:
+        return
+
+    def per_column(train_ddf, meta_ddf=None):
+        columns, statistics = processor.feature_cols, {}
+        try:
+            for column in columns:
+                processor.feature_cols = [column]
+                statistics.update(collect(train_ddf, meta_ddf))
+        finally:
+            processor.feature_cols = columns
+            del processor._collect_statistics
+        return statistics
+
+    processor._collect_statistics = per_column
 
 
 def _preprocessed(processor, files, sep):
