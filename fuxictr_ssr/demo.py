@@ -6,10 +6,9 @@ and a few field pairs. Everything (data, config, checkpoints, logs) goes to one 
 import os
 
 import yaml
-from sklearn.metrics import roc_auc_score
 
 from .data import SyntheticSpec, dataset_config, generate, write_splits
-from .data.synthetic import split_sizes
+from .data.synthetic import split_sizes, test_split_oracle_auc
 from .runner import run_experiment
 
 DEMO_SPEC = SyntheticSpec(num_rows=300_000, num_fields=32, num_informative=4, num_interactions=3,
@@ -46,10 +45,7 @@ def oracle_test_auc(spec=DEMO_SPEC):
     """Test AUC of ranking by the generator's noise-free click probability (Bayes-optimal: the
     best any model can reach on this split)."""
     frame, truth = generate(spec)
-    n_train, n_valid, _ = split_sizes(spec.num_rows)
-    labels = frame["label"].to_numpy()[n_train + n_valid:]
-    probability = truth["click_probability"][n_train + n_valid:]
-    return roc_auc_score(labels, probability)
+    return test_split_oracle_auc(frame, truth["click_probability"])
 
 
 def run_demo(work_dir, expids=None, spec=DEMO_SPEC):

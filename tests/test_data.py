@@ -1,4 +1,5 @@
 import filecmp
+import json
 import os
 
 import numpy as np
@@ -126,3 +127,6 @@ def test_criteo_like_generator_shape_and_teacher(tmp_path):
     pd.testing.assert_frame_equal(frame, again)
     paths = write_splits(CriteoLikeSpec(num_rows=1000, seed=5), tmp_path)
     assert [len(pd.read_csv(paths[s])) for s in ("train", "valid", "test")] == [800, 100, 100]
+    small, small_truth = generate(CriteoLikeSpec(num_rows=1000, seed=5))
+    recorded = json.load(open(tmp_path / "spec.json"))["oracle_test_auc"]
+    assert recorded == pytest.approx(roc_auc_score(small["label"][900:], small_truth["click_probability"][900:]))

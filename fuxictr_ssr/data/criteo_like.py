@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from .synthetic import draw_pairs, write_frame_splits, zipf_probabilities
+from .synthetic import draw_pairs, test_split_oracle_auc, write_frame_splits, zipf_probabilities
 
 NUMERIC = [f"I{i}" for i in range(1, 14)]
 CATEGORICAL = [f"C{i}" for i in range(1, 27)]
@@ -122,8 +122,10 @@ def generate(spec):
 
 
 def write_splits(spec, out_dir):
-    """Write ``train/valid/test.csv`` (8:1:1 in row order) and ``spec.json`` (spec and teacher)."""
+    """Write ``train/valid/test.csv`` (8:1:1 in row order) and ``spec.json`` (spec, teacher and the
+    test split's oracle AUC, the ceiling for any model)."""
     frame, truth = generate(spec)
     return write_frame_splits(frame, out_dir, {"spec": asdict(spec), "informative_fields": truth["informative_fields"],
                                                "interacting_pairs": truth["interacting_pairs"],
-                                               "intercept": truth["intercept"]})
+                                               "intercept": truth["intercept"],
+                                               "oracle_test_auc": test_split_oracle_auc(frame, truth["click_probability"])})

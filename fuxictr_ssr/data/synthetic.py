@@ -113,6 +113,15 @@ def split_sizes(num_rows, fractions=(0.8, 0.1, 0.1)):
     return train, valid, num_rows - train - valid
 
 
+def test_split_oracle_auc(frame, click_probability):
+    """Test-split AUC of ranking by the generator's noise-free click probability: Bayes-optimal,
+    the best any model can reach there."""
+    from sklearn.metrics import roc_auc_score
+    n_train, n_valid, _ = split_sizes(len(frame))
+    return float(roc_auc_score(frame["label"].to_numpy()[n_train + n_valid:],
+                               click_probability[n_train + n_valid:]))
+
+
 def write_frame_splits(frame, out_dir, description):
     """Write ``frame`` as ``train/valid/test.csv`` (8:1:1 in row order) and ``description`` as
     ``spec.json``; return the csv paths."""
