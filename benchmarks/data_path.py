@@ -198,11 +198,8 @@ def main(argv=None):
         write_npz(args)
         loads = {name: child(args, "load", name) for name in LOADERS}
         trains = {name: child(args, "train", name) for name in LOADERS}
-    text = report(args, builds, loads, trains)
-    print(text)
-    if args.out:
-        with open(args.out, "a") as handle:
-            handle.write("\n" + text)
+    from fuxictr_ssr.bench import publish_report
+    publish_report(report(args, builds, loads, trains), args.out)
 
 
 if __name__ == "__main__":

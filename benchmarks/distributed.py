@@ -63,7 +63,7 @@ def main(argv=None):
         config = write_config(args.config, args.expid, args.epochs, os.path.join(scratch, "config"))
         results = {n: run(args, config, n, scratch) for n in counts}
     import torch
-    from fuxictr_ssr.bench import cpu_name
+    from fuxictr_ssr.bench import cpu_name, publish_report
     gpu = torch.cuda.get_device_name(0) if args.gpu >= 0 else "none"
     reference = results[counts[0]]["samples_per_s"]
     lines = [f"## {args.expid}: {args.epochs} epochs, global batch as configured", "",
@@ -76,11 +76,7 @@ def main(argv=None):
         speedup = r["samples_per_s"] / reference
         lines.append(f"| {n} | {r['device']} | {r['samples_per_s']:,.0f} | {speedup:.2f} | {speedup * counts[0] / n:.2f} | "
                      f"{r['train_time_s']:.1f} | {r['test']['AUC']:.6f} |")
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.out:
-        with open(args.out, "a") as handle:
-            handle.write("\n" + text)
+    publish_report("\n".join(lines) + "\n", args.out)
 
 
 if __name__ == "__main__":

@@ -154,6 +154,15 @@ def cpu_name():
     return platform.processor() or platform.machine()
 
 
+def publish_report(text, out=None):
+    """Print a benchmark script's markdown section and append it to ``out`` (a results file that
+    collects one section per dataset or run)."""
+    print(text)
+    if out:
+        with open(out, "a") as handle:
+            handle.write("\n" + text)
+
+
 def machine_description(rows):
     devices = sorted({r["device"] for r in rows})
     versions = sorted({f"fuxictr {r['fuxictr_version']}, torch {r['torch_version']}" for r in rows})
