@@ -70,13 +70,16 @@ def _h5_needs_build(params):
 def check_data_files(params):
     """Raise ``ValueError`` naming the first data file that is missing, and where to get it."""
     data_format = params.get("data_format", "csv")
-    raw = data_format in RAW_DATA_FORMATS or (data_format == "h5" and _h5_needs_build(params))
-    if data_format == "h5" and raw and not all(_h5_store_paths(params).values()):
-        raise ValueError(f"data_format h5: the h5 splits need their feature map, {_feature_map_path(params)!r} "
-                         "(FuxiCTR 1.x or 2.x format), which was not found")
-    if raw and os.path.isfile(_feature_map_path(params)) and data_format != "h5":
-        return  # already preprocessed; the loader checks the processed splits
-    if not raw and not os.path.isfile(_feature_map_path(params)):
+    if data_format == "h5":
+        if not _h5_needs_build(params):
+            return  # stored (or given) h5 splits: the loaders check them
+        if not all(_h5_store_paths(params).values()):
+            raise ValueError(f"data_format h5: the h5 splits need their feature map, {_feature_map_path(params)!r} "
+                             "(FuxiCTR 1.x or 2.x format), which was not found")
+    elif data_format in RAW_DATA_FORMATS:
+        if os.path.isfile(_feature_map_path(params)):
+            return  # already preprocessed; the loader checks the processed splits
+    elif not os.path.isfile(_feature_map_path(params)):
         raise ValueError(f"data_format {data_format} needs a preprocessed folder: "
                          f"{_feature_map_path(params)!r} not found")
     for key in SPLIT_KEYS:

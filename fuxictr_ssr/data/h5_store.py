@@ -217,6 +217,12 @@ def check_labels(labels, source, name):
     return labels
 
 
+def check_label_columns(columns, source, labels):
+    """:func:`check_labels` for every label column of ``columns`` (a dict of arrays read from ``source``)."""
+    for name in labels:
+        check_labels(columns[name].astype(np.float64), source, name)
+
+
 def _append(store, columns):
     for name, values in columns.items():
         if name not in store:
@@ -236,14 +242,6 @@ def open_h5(path):
     except OSError as error:
         raise ValueError(f"{path}: not a readable h5 file ({error}); rebuild it (delete feature_map.json "
                          "in its data folder) or fetch it again") from None
-
-
-def h5_num_rows(path, feature_map):
-    with open_h5(path) as store:
-        if LEGACY_KEY in store and LEGACY_KEY not in feature_map.features:
-            return store[LEGACY_KEY].shape[0]
-        check_h5_columns(path, store, feature_map)
-        return store[feature_map.labels[0]].shape[0]
 
 
 def check_h5_columns(path, store, feature_map):

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .h5_store import H5_SUFFIXES, check_labels, h5_num_rows, read_h5_rows
+from .h5_store import H5_SUFFIXES, check_label_columns, read_h5_rows
 
 
 STORED_SUFFIXES = (".parquet", ".npz") + H5_SUFFIXES
@@ -26,11 +26,8 @@ def _resolve(data_path):
 
 def _read_columns(path, columns, feature_map):
     if path.endswith(H5_SUFFIXES):
-        if h5_num_rows(path, feature_map) == 0:
-            return {c: np.zeros(0) for c in columns}
         values = read_h5_rows(path, columns, feature_map)
-        for label in feature_map.labels:
-            check_labels(values[label].astype(np.float64), path, label)
+        check_label_columns(values, path, feature_map.labels)
         return values
     if path.endswith(".npz"):
         with np.load(path) as arrays:

@@ -4,7 +4,7 @@ import threading
 import numpy as np
 import torch
 
-from .h5_store import check_labels, h5_num_rows, h5_parts, read_h5_rows
+from .h5_store import check_label_columns, h5_parts, read_h5_rows
 
 BLOCK_ROWS = 262_144
 
@@ -47,9 +47,9 @@ class StreamingH5Loader:
         self.epoch = 0
         self.blocks = []
         for path in h5_parts(data_path):
-            rows = h5_num_rows(path, feature_map)
-            for label in feature_map.labels:
-                check_labels(read_h5_rows(path, [label], feature_map)[label].astype(np.float64), path, label)
+            labels = read_h5_rows(path, list(feature_map.labels), feature_map)
+            check_label_columns(labels, path, feature_map.labels)
+            rows = len(labels[feature_map.labels[0]])
             self.blocks += [(path, start, min(start + block_rows, rows)) for start in range(0, rows, block_rows)]
         if not self.blocks:
             raise ValueError(f"{data_path}: the {split} split has no rows")
@@ -127,7 +127,7 @@ class StreamingH5Loader:
         remaining = self.num_samples = self._rows_per_rank(order)
         pending = None
         for block in self._blocks(order, generator):
-            if pending is not None:
+            if pending is not None and len(pending[self.columns[-1]]):
                 block = {c: torch.cat([pending[c], block[c]]) for c in self.columns}
             rows = len(block[self.columns[-1]])
             full = min(rows - rows % self.batch_size, remaining)
