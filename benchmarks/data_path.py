@@ -51,7 +51,8 @@ def ray_started():
 
 
 def step_build(args, store):
-    from fuxictr_ssr.runner import prepare_data, setup_logging
+    from fuxictr_ssr.data.dataset import prepare_data
+    from fuxictr_ssr.runner import setup_logging
     params, _ = dnn_params(args, "h5" if store == "h5" else "csv", store)
     setup_logging(params)
     start = time.perf_counter()
@@ -86,7 +87,7 @@ def make_loader(args, kind, feature_map, batch_size):
 
 
 def load_feature_map(args):
-    from fuxictr_ssr.runner import prepare_data
+    from fuxictr_ssr.data.dataset import prepare_data
     params, model_class = dnn_params(args, "h5", "h5")
     return prepare_data(params), params, model_class
 

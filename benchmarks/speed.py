@@ -66,15 +66,12 @@ def sized(family, target):
 
 
 def build(params):
-    from fuxictr_ssr.registry import get_model_class
-    from fuxictr_ssr.runner import DEFAULT_PARAMS
-    full = {**DEFAULT_PARAMS, "model_root": "/tmp/fuxictr_ssr_speed", "gpu": -1, "embedding_dim": EMBEDDING_DIM,
-            "embedding_norm": "none", **params}
-    return get_model_class(params["model"])(feature_map(), **full)
+    from fuxictr_ssr.registry import create_model
+    return create_model({"embedding_dim": EMBEDDING_DIM, "embedding_norm": "none", **params}, feature_map())
 
 
 def non_embedding(model):
-    from fuxictr_ssr.models.common import count_parameters
+    from fuxictr_ssr.models.checked_model import count_parameters
     return count_parameters(model)[1]
 
 

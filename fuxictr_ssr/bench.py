@@ -19,13 +19,12 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-from .config import config_files, load_params, read_yaml
-from .runner import DEFAULT_PARAMS, resolve_params
+from .config import DATA_LOCATION_KEYS, DEFAULT_PARAMS, config_files, load_params, read_yaml
+from .runner import resolve_params
 
 RESULT_COLUMNS = ["expid", "model", "seed", "config_hash", "valid_AUC", "valid_logloss", "test_AUC", "test_logloss",
                   "best_epoch", "epochs_run", "params_non_embedding", "params_total", "train_time_s",
                   "samples_per_s", "fuxictr_version", "torch_version", "device", "finished_at"]
-BARS_SEEDS = (2021, 190034, 992817, 27011, 948432)
 
 # Published BARS numbers (test AUC / logloss of the seed-2021 leaderboard run; 5-seed mean +- std of
 # test AUC where BARS gives it), by benchmark folder name.
@@ -45,8 +44,7 @@ BARS_REFERENCE = {
 # Keys that say where things are or how much is printed, not what is trained. data_format only
 # picks the store of the encoded splits: csv -> parquet (fuxictr) and csv -> h5 (ours) hold the
 # same encoding, read back in the same row order (tests/test_h5_store.py).
-NOT_FINGERPRINTED = {"seed", "gpu", "model_root", "data_root", "train_data", "valid_data", "test_data",
-                     "data_source", "data_format", "verbose", "log_to_console", "num_workers"}
+NOT_FINGERPRINTED = {"seed", "gpu", "model_root", "verbose", "log_to_console", "num_workers", *DATA_LOCATION_KEYS}
 
 
 def config_fingerprint(params):

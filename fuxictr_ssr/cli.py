@@ -5,6 +5,8 @@ import os
 import sys
 import time
 
+from .config import BARS_SEEDS
+
 
 def add_run_arguments(parser):
     """The flags of FuxiCTR's run_expid.py, with the same defaults."""
@@ -102,7 +104,7 @@ def command_prepare(args):
 
 
 def command_sparsity(args):
-    from .analysis.report import sparsity_report
+    from .sparsity import sparsity_report
     out_dir = args.out or os.path.join(os.path.dirname(os.path.abspath(args.checkpoint)), f"sparsity_{args.expid}")
     rows, ics_rows = sparsity_report(args.config, args.expid, args.checkpoint, out_dir,
                                      data_root=args.data_root, gpu=args.gpu)
@@ -147,7 +149,8 @@ def build_parser():
     bench = commands.add_parser("bench", help="every experiment x seed of a benchmark folder, resumable")
     bench.add_argument("--config", required=True, help="benchmark folder, e.g. benchmark_configs/Frappe_x1")
     bench.add_argument("--expids", nargs="+", help="experiments to run (default: all in the folder)")
-    bench.add_argument("--seeds", default="2021", help="comma-separated seeds (BARS: 2021,190034,992817,27011,948432)")
+    bench.add_argument("--seeds", default="2021",
+                       help=f"comma-separated seeds (BARS: {','.join(map(str, BARS_SEEDS))})")
     bench.add_argument("--gpu", type=int, default=-1)
     bench.add_argument("--data-root", help="where the dataset's files are (replaces data_root)")
     bench.add_argument("--out", help="results folder (default results/<config folder name>)")

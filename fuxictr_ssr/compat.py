@@ -1,4 +1,5 @@
-"""What differs between the fuxictr releases we support (2.3.9, 2.3.10) and today's libraries.
+"""What differs between the fuxictr releases we support (2.3.9, 2.3.10) and today's libraries,
+and the fuxictr internals this package relies on.
 
 * ``RankDataLoader`` is a class with ``.make_iterator()`` in 2.3.9 and a function returning the
   loaders in 2.3.10: :func:`rank_data_loaders` hides the difference.
@@ -6,6 +7,20 @@
   (both gone in numpy 2), and its metrics call
   ``log_loss(..., eps=1e-7)`` (gone in scikit-learn 1.5). :func:`patch_fuxictr` restores them,
   keeping BARS's logloss definition (predictions clipped to [1e-7, 1 - 1e-7]) in every release.
+  :mod:`fuxictr_ssr.models` and :mod:`fuxictr_ssr.data` apply it when imported, not the package
+  itself, so importing :mod:`fuxictr_ssr.layers` (pure torch) patches nothing.
+
+fuxictr internals used elsewhere (private names, or module attributes replaced at run time), in
+case a fuxictr release changes them:
+
+* ``fuxictr.metrics.log_loss``: replaced by :func:`clipped_log_loss` (here).
+* ``BaseModel._epoch_index``: read by the runner to record the best checkpoint's epoch.
+* ``BaseModel._max_gradient_norm``: read by the data-parallel training step
+  (:mod:`fuxictr_ssr.distributed`), which also replaces the model's ``train_step``,
+  ``evaluate_metrics``, ``checkpoint_and_earlystop``, ``save_weights`` and ``load_weights``.
+* ``FeatureProcessor._collect_statistics``: replaced per build by :mod:`fuxictr_ssr.data.h5_store`
+  to fit one column at a time; the same module reads ``processor_dict``, ``feature_map`` and
+  ``json_file`` of the processor.
 """
 import inspect
 

@@ -14,7 +14,35 @@ import yaml
 REQUIRED_KEYS = ("model", "dataset_id")
 RAW_DATA_FORMATS = ("csv", "parquet")
 DATA_FORMATS = RAW_DATA_FORMATS + ("npz", "h5")
-SPLIT_KEYS = ("train_data", "valid_data", "test_data")
+SPLITS = ("train", "valid", "test")
+SPLIT_KEYS = tuple(f"{split}_data" for split in SPLITS)
+# Keys of a dataset block that say where the data is, and the rest of a dataset block
+DATA_LOCATION_KEYS = ("data_root", "data_format", "data_source") + SPLIT_KEYS
+DATASET_KEYS = DATA_LOCATION_KEYS + ("min_categr_count", "feature_cols", "label_col", "feature_processor")
+BARS_SEEDS = (2021, 190034, 992817, 27011, 948432)
+
+# What an experiment gets for the keys its config leaves out (FuxiCTR's run_expid.py conventions)
+DEFAULT_PARAMS = {
+    "data_format": "csv",
+    "data_loader": "columnar",
+    "log_to_console": True,
+    "feature_processor": "fuxictr.preprocess.FeatureProcessor",
+    "model_root": "./checkpoints/",
+    "seed": 2021,
+    "verbose": 1,
+    "metrics": ["logloss", "AUC"],
+    "task": "binary_classification",
+    "optimizer": "adam",
+    "loss": "binary_crossentropy",
+    "epochs": 100,
+    "batch_size": 4096,
+    "shuffle": True,
+    "monitor_mode": "max",
+}
+
+
+def data_format(params):
+    return params.get("data_format", DEFAULT_PARAMS["data_format"])
 
 
 def config_files(config_dir, name):
@@ -74,18 +102,17 @@ def load_dataset_block(config_dir, dataset_id):
 
 def check_data_params(params):
     """Check the dataset block: format, paths and, for raw data, the column specs."""
-    data_format = params.get("data_format", "csv")
-    if data_format not in DATA_FORMATS:
-        raise ValueError(f"data_format: expected one of {', '.join(DATA_FORMATS)}, got {data_format!r}")
+    if data_format(params) not in DATA_FORMATS:
+        raise ValueError(f"data_format: expected one of {', '.join(DATA_FORMATS)}, got {data_format(params)!r}")
     if "data_root" not in params:
         raise ValueError(f"data_root: missing in dataset {params['dataset_id']!r}")
-    builds = data_format in RAW_DATA_FORMATS or data_format == "h5"
+    builds = data_format(params) in RAW_DATA_FORMATS + ("h5",)
     if builds and not params.get("feature_cols"):
         raise ValueError(f"feature_cols: dataset {params['dataset_id']!r} needs a non-empty list of "
                          "feature columns to preprocess raw data")
     if builds and not params.get("label_col"):
         raise ValueError(f"label_col: missing in dataset {params['dataset_id']!r}")
-    for key in ("train_data", "valid_data"):
+    for key in SPLIT_KEYS[:2]:
         if not params.get(key):
             raise ValueError(f"{key}: missing in dataset {params['dataset_id']!r}")
 

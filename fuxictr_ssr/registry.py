@@ -4,7 +4,8 @@ Every model this package provides registers itself here with :func:`register_mod
 names are published as Python entry points in the group ``fuxictr.models`` (see ``setup.py``),
 so other tools can discover them. :func:`get_model_class` resolves a config's ``model`` name:
 this registry first, then models other packages publish under ``fuxictr.models``, then the
-model_zoo convention of a local ``src`` package (``getattr(src, name)``).
+model_zoo convention of a local ``src`` package (``getattr(src, name)``). :func:`create_model`
+builds a model from a params dict without reading any data (as timm's ``create_model``).
 """
 import importlib
 import sys
@@ -67,3 +68,21 @@ def get_model_class(name, search_dir=None):
         raise ValueError(f"model: unknown model {name!r}; registered models: {', '.join(list_models())} "
                          "(or define it in a local 'src' package, as FuxiCTR's model_zoo does)")
     return model_class
+
+
+def create_model(params, feature_map=None):
+    """Build the model ``params["model"]`` names, without reading data.
+
+    Args:
+        params: a config's params (``model`` plus the model's keys); keys it leaves out take the
+            runner's defaults (:data:`fuxictr_ssr.config.DEFAULT_PARAMS`), and ``gpu`` -1.
+        feature_map: fuxictr ``FeatureMap``; default: the one the params' dataset block
+            (``feature_cols``, ``label_col``) describes, with small vocabularies
+            (:func:`fuxictr_ssr.data.dataset.feature_map_from_config`), enough to count
+            non-embedding parameters.
+    """
+    from .config import DEFAULT_PARAMS
+    if feature_map is None:
+        from .data.dataset import feature_map_from_config
+        feature_map = feature_map_from_config(params)
+    return get_model_class(params["model"])(feature_map, **{**DEFAULT_PARAMS, "gpu": -1, **params})

@@ -7,8 +7,6 @@ BaseModel's BARS protocol (monitor, lr x0.1 on plateau, early stop, best checkpo
 evaluate valid and test, and append one result line to ``<config folder name>.csv``.
 """
 import gc
-import glob
-import importlib
 import logging
 import os
 import sys
@@ -20,76 +18,10 @@ import fuxictr
 import torch
 
 from . import __version__, distributed
-from .compat import rank_data_loaders
-from .config import (RAW_DATA_FORMATS, SPLIT_KEYS, check_data_params, check_training_params,
-                     load_params)
-from .data import ColumnarDataLoader, StreamingH5Loader
-from .data.h5_store import build_h5_dataset, is_h5_path, load_feature_map
-from .models.common import count_parameters
+from .config import DEFAULT_PARAMS, check_data_params, check_training_params, load_params
+from .data.dataset import check_dataset, make_loaders, prepare_data, relocate_data_root
+from .models.checked_model import count_parameters
 from .registry import get_model_class
-
-DEFAULT_PARAMS = {
-    "data_loader": "columnar",
-    "log_to_console": True,
-    "feature_processor": "fuxictr.preprocess.FeatureProcessor",
-    "model_root": "./checkpoints/",
-    "seed": 2021,
-    "verbose": 1,
-    "metrics": ["logloss", "AUC"],
-    "task": "binary_classification",
-    "optimizer": "adam",
-    "loss": "binary_crossentropy",
-    "epochs": 100,
-    "batch_size": 4096,
-    "shuffle": True,
-    "monitor_mode": "max",
-}
-DATA_LOADERS = {"columnar": ColumnarDataLoader, "streaming": StreamingH5Loader, "fuxictr": None}
-
-
-def _data_dir(params):
-    return os.path.join(params["data_root"], params["dataset_id"])
-
-
-def _feature_map_path(params):
-    return os.path.join(_data_dir(params), "feature_map.json")
-
-
-def _h5_store_paths(params):
-    """Where the h5 build puts each split given as raw csv (None for splits given as h5)."""
-    return {key: None if is_h5_path(params[key]) else os.path.join(_data_dir(params), key.split("_")[0] + ".h5")
-            for key in SPLIT_KEYS if params.get(key)}
-
-
-def _h5_needs_build(params):
-    paths = _h5_store_paths(params)
-    return not os.path.isfile(_feature_map_path(params)) or any(
-        path is not None and not os.path.isfile(path) for path in paths.values())
-
-
-def check_data_files(params):
-    """Raise ``ValueError`` naming the first data file that is missing, and where to get it."""
-    data_format = params.get("data_format", "csv")
-    if data_format == "h5":
-        if not _h5_needs_build(params):
-            return  # stored (or given) h5 splits: the loaders check them
-        if not all(_h5_store_paths(params).values()):
-            raise ValueError(f"data_format h5: the h5 splits need their feature map, {_feature_map_path(params)!r} "
-                             "(FuxiCTR 1.x or 2.x format), which was not found")
-    elif data_format in RAW_DATA_FORMATS:
-        if os.path.isfile(_feature_map_path(params)):
-            return  # already preprocessed; the loader checks the processed splits
-    elif not os.path.isfile(_feature_map_path(params)):
-        raise ValueError(f"data_format {data_format} needs a preprocessed folder: "
-                         f"{_feature_map_path(params)!r} not found")
-    for key in SPLIT_KEYS:
-        path = params.get(key)
-        if path and not glob.glob(path):
-            hint = params.get("data_source")
-            raise ValueError(
-                f"{key}: data file {path!r} of dataset {params['dataset_id']!r} not found"
-                + (f"; get it from {hint}" if hint else "")
-                + " (paths are relative to the folder the command runs in; set data paths in the dataset config)")
 
 
 def setup_logging(params):
@@ -108,20 +40,10 @@ def setup_logging(params):
     logging.info("FuxiCTR version: %s, fuxictr_ssr version: %s", fuxictr.__version__, __version__)
 
 
-def relocate_data_root(params, data_root):
-    """Point the dataset at ``data_root``: it replaces ``data_root`` and that prefix of the split paths."""
-    old_root = os.path.normpath(params["data_root"])
-    for key in SPLIT_KEYS:
-        path = params.get(key)
-        if path and os.path.normpath(path).startswith(old_root + os.sep):
-            params[key] = os.path.join(data_root, os.path.relpath(os.path.normpath(path), old_root))
-    params["data_root"] = data_root
-
-
 def resolve_params(config_dir, expid, gpu=-1, overrides=None, data_root=None):
     """Load, complete and check an experiment's params; no data is read and nothing is trained.
 
-    ``data_root`` (optional) relocates the dataset (see :func:`relocate_data_root`).
+    ``data_root`` (optional) relocates the dataset (see :func:`fuxictr_ssr.data.dataset.relocate_data_root`).
     Returns ``(params, model_class)``. Raises ``ValueError`` for any config or data-path error.
     """
     params = dict(DEFAULT_PARAMS)
@@ -136,54 +58,8 @@ def resolve_params(config_dir, expid, gpu=-1, overrides=None, data_root=None):
     if hasattr(model_class, "check_params"):
         model_class.check_params(params)
     check_data_params(params)
-    if params["data_loader"] not in DATA_LOADERS:
-        raise ValueError(f"data_loader: expected one of {', '.join(DATA_LOADERS)}, got {params['data_loader']!r}")
-    if params["data_loader"] == "streaming" and params.get("data_format", "csv") != "h5":
-        raise ValueError(f"data_loader: 'streaming' reads h5 data; data_format is {params.get('data_format', 'csv')!r}")
-    _import_object(params["feature_processor"], "feature_processor")
-    check_data_files(params)
+    check_dataset(params)
     return params, model_class
-
-
-def _import_object(dotted_path, key):
-    module_name, _, attribute = dotted_path.rpartition(".")
-    try:
-        return getattr(importlib.import_module(module_name), attribute)
-    except (ImportError, AttributeError, ValueError):
-        raise ValueError(f"{key}: cannot import {dotted_path!r} (expected 'package.module.ClassName')") from None
-
-
-def prepare_data(params):
-    """Preprocess raw data (unless done before) and point the split paths at the stored splits;
-    return the FeatureMap. ``data_format: h5`` stores raw csv as h5 without Ray (see
-    :mod:`fuxictr_ssr.data.h5_store`); csv/parquet go through fuxictr's ``build_dataset``."""
-    from fuxictr.features import FeatureMap
-    from fuxictr.preprocess import build_dataset
-
-    data_format = params.get("data_format", "csv")
-    if data_format == "h5":
-        if _h5_needs_build(params):
-            build_h5_dataset(_make_processor(params), params)
-        for key, stored in _h5_store_paths(params).items():
-            params[key] = stored or params[key]
-    elif data_format in RAW_DATA_FORMATS:
-        params["train_data"], params["valid_data"], params["test_data"] = build_dataset(_make_processor(params), **params)
-    feature_map = FeatureMap(params["dataset_id"], _data_dir(params))
-    return load_feature_map(feature_map, _feature_map_path(params), params)
-
-
-def _make_processor(params):
-    return _import_object(params["feature_processor"], "feature_processor")(**params)
-
-
-def make_loaders(feature_map, params, stage):
-    loader_params = dict(params)
-    loader_class = DATA_LOADERS[params["data_loader"]]
-    if loader_class is None:
-        loader_params.pop("data_loader")
-    else:
-        loader_params["data_loader"] = loader_class
-    return rank_data_loaders(feature_map, stage, **loader_params)
 
 
 def record_best_epoch(model):
@@ -222,7 +98,7 @@ def run_experiment(config_dir, expid, gpu=-1, overrides=None, result_csv=None, d
         overrides: params that replace the config's (e.g. ``{"seed": 7}``).
         result_csv: where to append the result line; default ``<config folder name>.csv`` in
             the current folder, as FuxiCTR does.
-        data_root: relocate the dataset to this data root (see :func:`relocate_data_root`).
+        data_root: relocate the dataset to this data root (see :mod:`fuxictr_ssr.data.dataset`).
 
     Under torchrun (several processes) it trains data-parallel (see :mod:`fuxictr_ssr.distributed`);
     then only rank 0 returns the dict, the other ranks return None.

@@ -20,34 +20,12 @@ from collections import OrderedDict
 import yaml
 
 from .bench import current_fingerprints, current_rows, list_expids, read_results, run_benchmark, summarise
-from .config import load_dataset_block, load_params
-from .models.common import count_parameters
-from .registry import get_model_class
-from .runner import DEFAULT_PARAMS
+from .config import DATASET_KEYS, DEFAULT_PARAMS, load_dataset_block, load_params
+from .data.dataset import feature_map_from_config
+from .models.checked_model import count_parameters
+from .registry import create_model
 
 FAMILIES = ("DNN", "DCNv2", "SSR_S", "SSR_D")
-
-
-def feature_map_from_config(params, vocab_size=7):
-    """The feature map fuxictr would write for a dataset block, with small vocabularies (enough
-    to build a model and count its non-embedding parameters without reading any data)."""
-    from fuxictr.features import FeatureMap
-    feature_map = FeatureMap(params["dataset_id"], data_dir="unused")
-    for column in params["feature_cols"]:
-        if column.get("active") is False:
-            continue
-        names = column["name"] if isinstance(column["name"], list) else [column["name"]]
-        for name in names:
-            spec = {"source": "", "type": column["type"]}
-            if column["type"] in ("categorical", "sequence"):
-                spec.update(padding_idx=0, vocab_size=vocab_size)
-            if column["type"] == "sequence":
-                spec.update(max_len=column["max_len"], feature_encoder=column["feature_encoder"])
-            feature_map.features[name] = spec
-    feature_map.labels = [params["label_col"]["name"]]
-    feature_map.num_fields = feature_map.get_num_fields()
-    feature_map.set_column_index()
-    return feature_map
 
 
 def with_width(family, base, width):
@@ -63,9 +41,7 @@ def with_width(family, base, width):
 
 
 def non_embedding_params(params, feature_map):
-    model = get_model_class(params["model"])(feature_map, **{**DEFAULT_PARAMS, "model_root": "unused",
-                                                             "gpu": -1, **params})
-    return count_parameters(model)[1]
+    return count_parameters(create_model(params, feature_map))[1]
 
 
 def width_for(family, base, target, feature_map):
@@ -107,7 +83,7 @@ def write_sweep_config(config_dir, families, targets, out_dir, max_epochs=None):
         base = load_params(config_dir, base_expid)
         dataset_id = base["dataset_id"]
         feature_map = feature_map_from_config(base)
-        experiment = {k: v for k, v in base.items() if k not in _DATASET_KEYS and k != "model_id"}
+        experiment = {k: v for k, v in base.items() if k not in DATASET_KEYS and k != "model_id"}
         if max_epochs is not None:
             experiment["epochs"] = min(max_epochs, experiment.get("epochs", DEFAULT_PARAMS["epochs"]))
         for target in targets:
@@ -119,10 +95,6 @@ def write_sweep_config(config_dir, families, targets, out_dir, max_epochs=None):
     with open(model_path, "w") as handle:
         yaml.safe_dump(dict(blocks), handle, sort_keys=False)
     return sweep_dir, expids
-
-
-_DATASET_KEYS = {"data_root", "data_format", "data_source", "train_data", "valid_data", "test_data",
-                 "min_categr_count", "feature_cols", "label_col", "feature_processor"}
 
 
 def _dataset_block(config_dir, dataset_id):

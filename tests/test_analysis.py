@@ -55,7 +55,7 @@ def test_survivor_meter_counts_nonzeros_and_detaches():
 
 
 def test_sparsity_report_on_trained_models_and_ics_log(tmp_path):
-    from fuxictr_ssr.analysis.report import sparsity_report
+    from fuxictr_ssr.sparsity import sparsity_report
     experiments = {"DNN_gen": {"model": "DNN", "hidden_units": [32, 16]},
                    "SSR_D_gen": {"model": "SSR", "filter_type": "ics", "num_views": [2, 2], "view_dims": [8, 8]}}
     config_dir = generated_experiment(tmp_path, experiments, base={"epochs": 1})
@@ -78,7 +78,7 @@ def test_sparsity_report_on_trained_models_and_ics_log(tmp_path):
 
 
 def test_missing_checkpoint_is_named(tmp_path):
-    from fuxictr_ssr.analysis.report import sparsity_report
+    from fuxictr_ssr.sparsity import sparsity_report
     config_dir = generated_experiment(tmp_path, {"DNN_gen": {"model": "DNN"}})
     with pytest.raises(ValueError, match="--checkpoint: .*nope.model' does not exist"):
         sparsity_report(config_dir, "DNN_gen", str(tmp_path / "nope.model"), str(tmp_path / "out"))

@@ -6,10 +6,8 @@ import pytest
 
 from fuxictr_ssr.bench import list_expids
 from fuxictr_ssr.config import check_data_params, check_training_params, load_params
-from fuxictr_ssr.models.common import count_parameters
-from fuxictr_ssr.registry import get_model_class
-from fuxictr_ssr.runner import DEFAULT_PARAMS
-from fuxictr_ssr.scaling import feature_map_from_config
+from fuxictr_ssr.models.checked_model import count_parameters
+from fuxictr_ssr.registry import create_model, get_model_class
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH_ROOT = os.path.join(REPO_ROOT, "benchmark_configs")
@@ -23,10 +21,8 @@ EXPIDS += [(folder, expid) for folder in TUNING for expid in list_expids(os.path
 
 
 def build(folder, expid, tmp_path):
-    params = {**DEFAULT_PARAMS, **load_params(os.path.join(REPO_ROOT, folder), expid),
-              "model_root": str(tmp_path), "gpu": -1}
-    model = get_model_class(params["model"])(feature_map_from_config(params), **params)
-    return params, count_parameters(model)[1]
+    params = {**load_params(os.path.join(REPO_ROOT, folder), expid), "model_root": str(tmp_path)}
+    return params, count_parameters(create_model(params))[1]
 
 
 def test_suite_has_every_dataset_and_the_seven_experiments():

@@ -13,8 +13,9 @@ import torch.multiprocessing as mp
 
 from fuxictr_ssr import distributed
 from fuxictr_ssr.data import ColumnarDataLoader
-from fuxictr_ssr.registry import get_model_class, list_models
-from fuxictr_ssr.runner import DEFAULT_PARAMS, make_loaders, prepare_data, resolve_params
+from fuxictr_ssr.data.dataset import make_loaders, prepare_data
+from fuxictr_ssr.registry import create_model, list_models
+from fuxictr_ssr.runner import resolve_params
 from helpers import categorical_feature_map
 
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
@@ -83,9 +84,9 @@ def _one_step(rank, world, init_file, batch, out_file, model_name="DNN"):
 
 def _dnn():
     torch.manual_seed(0)
-    params = {**DEFAULT_PARAMS, "model_root": "/tmp/fuxictr_ssr_ddp_test", "gpu": -1, "embedding_dim": 4,
-              "hidden_units": [16, 16], "net_dropout": 0, "batch_norm": False, "learning_rate": 0.01}
-    model = get_model_class("DNN")(categorical_feature_map(num_fields=6, vocab_size=9), **params)
+    params = {"model": "DNN", "embedding_dim": 4, "hidden_units": [16, 16], "net_dropout": 0, "batch_norm": False,
+              "learning_rate": 0.01}
+    model = create_model(params, categorical_feature_map(num_fields=6, vocab_size=9))
     model._max_gradient_norm = 10.0  # what BaseModel.fit sets up
     return model
 
@@ -95,9 +96,8 @@ SMALL = {"SSR": {"num_views": [2, 2], "view_dims": [4, 4]}, "DCNv2": {"parallel_
 
 
 def _small(model_name):
-    params = {**DEFAULT_PARAMS, "model_root": "/tmp/fuxictr_ssr_ddp_test", "gpu": -1, "embedding_dim": 4,
-              **SMALL[model_name]}
-    model = get_model_class(model_name)(categorical_feature_map(num_fields=6, vocab_size=9), **params)
+    params = {"model": model_name, "embedding_dim": 4, **SMALL[model_name]}
+    model = create_model(params, categorical_feature_map(num_fields=6, vocab_size=9))
     model._max_gradient_norm = 10.0
     return model
 

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from fuxictr_ssr.runner import make_loaders, prepare_data, resolve_params, run_experiment
+from fuxictr_ssr.data.dataset import make_loaders, prepare_data
+from fuxictr_ssr.runner import resolve_params, run_experiment
 from helpers import generated_experiment
 
 RESULT_LINE = re.compile(r"^ \d{8}-\d{6},\[command\] python .*,\[exp_id\] (\S+),\[dataset_id\] gen,"

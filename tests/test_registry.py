@@ -1,3 +1,4 @@
+import glob
 import os
 import sys
 from importlib.metadata import entry_points
@@ -5,34 +6,62 @@ from importlib.metadata import entry_points
 import pytest
 import torch
 
+from fuxictr_ssr.bench import list_expids
 from fuxictr_ssr.config import load_params
-from fuxictr_ssr.models.common import count_parameters
-from fuxictr_ssr.registry import ENTRY_POINT_GROUP, get_model_class, list_models
-from fuxictr_ssr.runner import DEFAULT_PARAMS
+from fuxictr_ssr.models.checked_model import count_parameters
+from fuxictr_ssr.registry import ENTRY_POINT_GROUP, create_model, get_model_class, list_models
 from helpers import categorical_feature_map
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ZOO_TEST_EXPIDS = [(config_dir, expid)
+                   for config_dir in sorted(glob.glob(os.path.join(REPO_ROOT, "model_zoo", "*", "config")))
+                   for expid in list_expids(config_dir) if expid.endswith("_test")]
+ZOO_IDS = [expid for _, expid in ZOO_TEST_EXPIDS]
 
 
-def zoo_test_params(model_name):
-    """The ``<Model>_test`` experiment of ``model_zoo/<Model>`` (every model must have one)."""
-    config_dir = os.path.join(REPO_ROOT, "model_zoo", model_name, "config")
-    return load_params(config_dir, f"{model_name}_test")
+def test_every_registered_model_has_a_zoo_test_experiment():
+    zoo_models = {load_params(config_dir, expid)["model"] for config_dir, expid in ZOO_TEST_EXPIDS}
+    assert zoo_models == set(list_models())
 
 
-@pytest.mark.parametrize("name", list_models())
-def test_every_registered_model_builds_and_predicts(name, tmp_path):
-    params = {**DEFAULT_PARAMS, **zoo_test_params(name), "model_root": str(tmp_path), "gpu": -1}
-    feature_map = categorical_feature_map()
-    model = get_model_class(name)(feature_map, **params)
+def zoo_model(config_dir, expid, tmp_path, num_fields=12, vocab_size=22):
+    params = {**load_params(config_dir, expid), "model_root": str(tmp_path)}
+    feature_map = categorical_feature_map(num_fields=num_fields, vocab_size=vocab_size)
+    return create_model(params, feature_map), feature_map
+
+
+def random_batch(feature_map, size=16, vocab_size=22):
+    generator = torch.Generator().manual_seed(0)
+    batch = {f: torch.randint(1, vocab_size, (size,), generator=generator) for f in feature_map.features}
+    batch["label"] = torch.randint(0, 2, (size,), generator=generator).float()
+    return batch
+
+
+@pytest.mark.parametrize("config_dir,expid", ZOO_TEST_EXPIDS, ids=ZOO_IDS)
+def test_every_zoo_test_experiment_builds_and_predicts(config_dir, expid, tmp_path):
+    model, feature_map = zoo_model(config_dir, expid, tmp_path)
     total, non_embedding = count_parameters(model)
     assert 0 < non_embedding < total
-    batch = {f: torch.randint(1, 22, (16,)) for f in feature_map.features}
-    batch["label"] = torch.randint(0, 2, (16,)).float()
     model.eval()
-    y_pred = model(batch)["y_pred"]
+    y_pred = model(random_batch(feature_map))["y_pred"]
     assert y_pred.shape == (16, 1)
     assert ((y_pred > 0) & (y_pred < 1)).all()
+
+
+@pytest.mark.parametrize("config_dir,expid", ZOO_TEST_EXPIDS, ids=ZOO_IDS)
+def test_every_parameter_gets_a_finite_nonzero_gradient(config_dir, expid, tmp_path):
+    """timm's backward test: one training loss, and no parameter left out of the graph."""
+    model, feature_map = zoo_model(config_dir, expid, tmp_path)
+    model.train()
+    batch = random_batch(feature_map, size=64)
+    loss = model.compute_loss(model(batch), model.get_labels(batch))
+    loss.backward()
+    for name, param in model.named_parameters():
+        if not param.requires_grad:
+            continue
+        assert param.grad is not None, f"{expid}: {name} got no gradient"
+        assert torch.isfinite(param.grad).all(), f"{expid}: {name} has a non-finite gradient"
+        assert param.grad.abs().max() > 0, f"{expid}: {name} has an all-zero gradient"
 
 
 def test_entry_points_publish_every_registered_model():
@@ -64,9 +93,8 @@ def test_local_src_package_is_the_fallback(tmp_path, monkeypatch):
 def test_ssr_parameter_count_matches_formula():
     """Non-embedding params of SSR-D: projections + ICS + fusion + LayerNorm + BN + head."""
     feature_map = categorical_feature_map(num_fields=10)
-    params = {**DEFAULT_PARAMS, "model_root": "unused", "gpu": -1, "embedding_dim": 4,
-              "num_views": [3, 2], "view_dims": [8, 6], "fusion_layers": 1, "ics_iterations": 5}
-    model = get_model_class("SSR")(feature_map, **params)
+    model = create_model({"model": "SSR", "embedding_dim": 4, "num_views": [3, 2], "view_dims": [8, 6],
+                          "fusion_layers": 1, "ics_iterations": 5}, feature_map)
     d_in = 40
     def layer(d_in, b, d_v):
         return (d_in * 2 * b * d_v          # W_in and W_val
@@ -75,3 +103,17 @@ def test_ssr_parameter_count_matches_formula():
                 + 2 * b * d_v)              # per-view LayerNorm
     expected = 2 * 4 + layer(d_in, 3, 8) + layer(3 * 8, 2, 6) + (6 + 1)
     assert count_parameters(model)[1] == expected
+
+
+@pytest.mark.parametrize("structure", ["stacked", "crossnet_only"])
+def test_dcnv2_structures_without_the_parallel_mlp_build_and_train(structure, tmp_path):
+    """FuxiCTR's default ``parallel_dnn_hidden_units: []`` is valid for these two structures."""
+    feature_map = categorical_feature_map(num_fields=5, vocab_size=9)
+    model = create_model({"model": "DCNv2", "model_structure": structure, "embedding_dim": 4, "num_cross_layers": 2,
+                          "parallel_dnn_hidden_units": [], "stacked_dnn_hidden_units": [6, 3],
+                          "model_root": str(tmp_path)}, feature_map)
+    assert (model.parallel_dnn is None) and ((model.stacked_dnn is None) == (structure == "crossnet_only"))
+    assert model.fc.in_features == (3 if structure == "stacked" else 5 * 4)
+    batch = random_batch(feature_map, size=8, vocab_size=9)
+    model.compute_loss(model(batch), model.get_labels(batch)).backward()
+    assert model(batch)["y_pred"].shape == (8, 1)

@@ -6,8 +6,8 @@ import pytest
 
 from fuxictr_ssr.config import load_params
 from fuxictr_ssr.data import SyntheticSpec
-from fuxictr_ssr.scaling import (feature_map_from_config, non_embedding_params, run_scaling, width_for,
-                                 with_width, write_sweep_config)
+from fuxictr_ssr.data.dataset import feature_map_from_config
+from fuxictr_ssr.scaling import non_embedding_params, run_scaling, width_for, with_width, write_sweep_config
 from helpers import generated_experiment
 
 BASES = {"DNN_gen": {"model": "DNN", "hidden_units": [8, 8]},

@@ -25,7 +25,8 @@ from collections import OrderedDict
 import h5py
 import numpy as np
 
-SPLITS = ("train", "valid", "test")
+from ..config import SPLITS
+
 H5_SUFFIXES = (".h5", ".hdf5")
 CHUNK_ROWS = 100_000
 LEGACY_KEY = "data"

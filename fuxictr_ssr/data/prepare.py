@@ -21,9 +21,9 @@ import shutil
 import numpy as np
 import pandas as pd
 
+from ..config import SPLITS
 from .bars import find_dataset
 
-SPLITS = ("train", "valid", "test")
 X4_SPLIT_SEED = 2018
 
 

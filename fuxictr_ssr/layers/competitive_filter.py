@@ -25,6 +25,7 @@ class CompetitiveFilter(nn.Module):
         input ``[B, d_in]`` -> output ``[B, b, d_v]``.
 
     Example:
+        >>> import torch
         >>> f = CompetitiveFilter(input_dim=100, num_views=4, view_dim=32, iterations=5)
         >>> f(torch.randn(8, 100)).shape
         torch.Size([8, 4, 32])

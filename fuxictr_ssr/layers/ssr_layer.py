@@ -34,6 +34,7 @@ class MultiViewSSRLayer(nn.Module):
         input ``[B, d_in]`` -> output ``[B, b * d_v]`` (concat) or ``[B, d_v]`` (mean).
 
     Example:
+        >>> import torch
         >>> layer = MultiViewSSRLayer(100, num_views=4, view_dim=32, filter_type="ics", reduce="mean")
         >>> layer(torch.randn(8, 100)).shape
         torch.Size([8, 32])

@@ -5,7 +5,7 @@ from fuxictr.pytorch.layers import CrossNetMix, CrossNetV2, FeatureEmbedding, ML
 
 from ..config import require, require_choice, require_int_list, require_positive_int
 from ..registry import register_model
-from .common import CheckedModel, flattened_embedding_dim
+from .checked_model import CheckedModel, flattened_embedding_dim
 
 STRUCTURES = ("parallel", "stacked", "stacked_parallel", "crossnet_only")
 
@@ -58,13 +58,10 @@ class DCNv2(CheckedModel):
             if model_structure in ("stacked", "stacked_parallel") else None
         self.parallel_dnn = mlp(input_dim, parallel_dnn_hidden_units) \
             if model_structure in ("parallel", "stacked_parallel") else None
-        final_dim = {
-            "crossnet_only": input_dim,
-            "stacked": stacked_dnn_hidden_units[-1] if stacked_dnn_hidden_units else input_dim,
-            "parallel": input_dim + parallel_dnn_hidden_units[-1],
-            "stacked_parallel": (stacked_dnn_hidden_units[-1] if stacked_dnn_hidden_units else input_dim)
-                                + parallel_dnn_hidden_units[-1],
-        }[model_structure]
+        # only the MLPs this structure builds have widths to read (the other may be [])
+        final_dim = input_dim if self.stacked_dnn is None else ([input_dim] + list(stacked_dnn_hidden_units))[-1]
+        if self.parallel_dnn is not None:
+            final_dim += parallel_dnn_hidden_units[-1]
         self.fc = nn.Linear(final_dim, 1)
         self.finish_building(learning_rate, **kwargs)
 

@@ -2,7 +2,7 @@ from fuxictr.pytorch.layers import FactorizationMachine, FeatureEmbedding, MLP_B
 
 from ..config import require_int_list
 from ..registry import register_model
-from .common import CheckedModel, flattened_embedding_dim
+from .checked_model import CheckedModel, flattened_embedding_dim
 
 
 @register_model

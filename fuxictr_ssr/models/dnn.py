@@ -2,7 +2,7 @@ from fuxictr.pytorch.layers import FeatureEmbedding, MLP_Block
 
 from ..config import require_int_list
 from ..registry import register_model
-from .common import CheckedModel, flattened_embedding_dim
+from .checked_model import CheckedModel, flattened_embedding_dim
 
 
 @register_model

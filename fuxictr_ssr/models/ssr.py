@@ -1,45 +1,24 @@
+"""SSR: explicit sparsity for scalable CTR recommendation (arXiv 2604.08011, SIGIR 2026)."""
 import logging
 
 from torch import nn
 
 from fuxictr.pytorch.layers import FeatureEmbedding, MLP_Block
 
-from ..config import require, require_choice, require_int_list
 from ..analysis.ics_activity import SurvivorMeter, alpha_summary, ics_layers
-from ..layers import MultiViewSSRLayer
+from ..config import require, require_choice, require_int_list
+from ..layers import EMBEDDING_NORMS, EmbeddingNorm, MultiViewSSRLayer
 from ..registry import register_model
-from .common import CheckedModel, flattened_embedding_dim
+from .checked_model import CheckedModel, flattened_embedding_dim
 
 FILTER_TYPES = ("static", "ics")
-EMBEDDING_NORMS = ("batch_norm", "layer_norm", "none")
-
-
-class EmbeddingNorm(nn.Module):
-    """Normalise field embeddings ``[B, F, D]`` before they are flattened.
-
-    ``batch_norm`` normalises each of the D embedding dimensions with statistics over the batch
-    and all fields; ``layer_norm`` normalises each field's D-vector; ``none`` passes through.
-    """
-
-    def __init__(self, kind, embedding_dim):
-        super().__init__()
-        self.kind = kind
-        if kind == "batch_norm":
-            self.norm = nn.BatchNorm1d(embedding_dim)
-        elif kind == "layer_norm":
-            self.norm = nn.LayerNorm(embedding_dim)
-        else:
-            self.norm = None
-
-    def forward(self, embeddings):
-        if self.kind == "batch_norm":
-            return self.norm(embeddings.transpose(1, 2)).transpose(1, 2)
-        return embeddings if self.norm is None else self.norm(embeddings)
 
 
 @register_model
 class SSR(CheckedModel):
     """SSR: explicit-sparsity CTR model (SSR-S with ``filter_type: static``, SSR-D with ``ics``).
+
+    From "Explicit Sparsity for Scalable CTR Recommendation" (SSR), arXiv 2604.08011, SIGIR 2026.
 
     Field embeddings ``[B, F, D]`` are normalised and flattened to ``x`` (``d_in = F*D``), pass
     through ``L = len(num_views)`` :class:`~fuxictr_ssr.layers.MultiViewSSRLayer` layers (layer

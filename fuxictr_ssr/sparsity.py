@@ -6,13 +6,14 @@ import os
 
 import numpy as np
 
-from .ics_activity import SurvivorMeter, alpha_summary, ics_layers
-from .weight_sparsity import DEFAULT_THRESHOLDS, dense_weights, input_mass, model_weight_table
+from .analysis.ics_activity import SurvivorMeter, alpha_summary, ics_layers
+from .analysis.weight_sparsity import DEFAULT_THRESHOLDS, dense_weights, input_mass, model_weight_table
+from .data.dataset import make_loaders, prepare_data
+from .runner import resolve_params
 
 
 def load_trained_model(config_dir, expid, checkpoint, data_root=None, gpu=-1):
     """Build ``expid``'s model over its preprocessed dataset and load ``checkpoint``."""
-    from ..runner import prepare_data, resolve_params
     if not os.path.isfile(checkpoint):
         raise ValueError(f"--checkpoint: {checkpoint!r} does not exist")
     params, model_class = resolve_params(config_dir, expid, gpu=gpu, data_root=data_root,
@@ -26,7 +27,6 @@ def load_trained_model(config_dir, expid, checkpoint, data_root=None, gpu=-1):
 
 def ics_report(model, feature_map, params):
     """Surviving fraction per SSR-D layer over the validation split, and the alphas."""
-    from ..runner import make_loaders
     layers = ics_layers(model)
     if not layers:
         return []
