@@ -15,6 +15,9 @@ case a fuxictr release changes them:
 
 * ``fuxictr.metrics.log_loss``: replaced by :func:`clipped_log_loss` (here).
 * ``BaseModel._epoch_index``: read by the runner to record the best checkpoint's epoch.
+* ``BaseModel.eval_step``: rewritten by :class:`~fuxictr_ssr.models.checked_model.CheckedModel`
+  (same steps, plus the BatchNorm check), reading ``_epoch_index``, ``_batch_index``,
+  ``_monitor`` and ``valid_gen``.
 * ``BaseModel._max_gradient_norm``: read by the data-parallel training step
   (:mod:`fuxictr_ssr.distributed`), which also replaces the model's ``train_step``,
   ``evaluate_metrics``, ``checkpoint_and_earlystop``, ``save_weights`` and ``load_weights``.

@@ -120,7 +120,7 @@ def check_data_params(params):
 REGULARIZER_PATTERN = re.compile(r"^(l1|l2)\(\s*[0-9.eE+-]+\s*\)$|^l1_l2\(\s*[0-9.eE+-]+\s*,\s*[0-9.eE+-]+\s*\)$")
 
 
-def _is_number(value):
+def is_number(value):
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
@@ -129,11 +129,11 @@ def check_training_params(params):
     for key in ("embedding_regularizer", "net_regularizer"):
         value = params.get(key)
         hint = " (YAML reads 1e-05 as text: write 1.0e-05)" if isinstance(value, str) and _looks_numeric(value) else ""
-        require(value is None or (_is_number(value) and value >= 0)
+        require(value is None or (is_number(value) and value >= 0)
                 or (isinstance(value, str) and REGULARIZER_PATTERN.match(value)),
                 key, "a number >= 0, 'l1(x)', 'l2(x)' or 'l1_l2(x, y)'" + hint, value)
     value = params.get("learning_rate", 1e-3)
-    require(_is_number(value) and value > 0, "learning_rate", "a positive number", value)
+    require(is_number(value) and value > 0, "learning_rate", "a positive number", value)
     for key in ("batch_size", "epochs"):
         require_positive_int(params, key)
     require_choice(params, "monitor_mode", ("max", "min"))

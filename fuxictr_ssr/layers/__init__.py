@@ -6,6 +6,8 @@ from .ssr_layer import MultiViewSSRLayer
 from .static_random_filter import StaticRandomFilter, draw_view_indices
 from .view_fusion import ResidualViewFusion
 from .view_linear import ViewwiseLinear
+from .warm_start_batch_norm import WarmStartBatchNorm1d
 
 __all__ = ["EMBEDDING_NORMS", "CompetitiveFilter", "EmbeddingNorm", "IterativeCompetitiveSparse",
-           "MultiViewSSRLayer", "ResidualViewFusion", "StaticRandomFilter", "ViewwiseLinear", "draw_view_indices"]
+           "MultiViewSSRLayer", "ResidualViewFusion", "StaticRandomFilter", "ViewwiseLinear",
+           "WarmStartBatchNorm1d", "draw_view_indices"]

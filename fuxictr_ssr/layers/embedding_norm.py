@@ -1,5 +1,7 @@
 from torch import nn
 
+from .warm_start_batch_norm import WarmStartBatchNorm1d
+
 EMBEDDING_NORMS = ("batch_norm", "layer_norm", "none")
 
 
@@ -7,13 +9,18 @@ class EmbeddingNorm(nn.Module):
     """Normalisation of the field embeddings before they are flattened into SSR's input.
 
     * ``batch_norm``: each of the D embedding dimensions with statistics over the batch and all
-      F fields (``BatchNorm1d(D)`` on ``[B, D, F]``);
+      F fields (``BatchNorm1d(D)`` on ``[B, D, F]``); with ``warm_start`` (default) its running
+      statistics average the batches seen from the first (:class:`WarmStartBatchNorm1d`), else
+      they start from torch's prior (mean 0, variance 1), which lags embeddings that start at
+      scale 1e-4;
     * ``layer_norm``: each field's D-vector on its own (``LayerNorm(D)``);
     * ``none``: the embeddings as they are.
 
     Args:
         kind: one of :data:`EMBEDDING_NORMS`.
         embedding_dim: D.
+        momentum, eps: of the BatchNorm (torch convention for ``momentum``).
+        warm_start: warm-started running statistics for ``batch_norm``.
 
     Shape:
         input ``[B, F, D]`` -> output ``[B, F, D]``.
@@ -26,13 +33,14 @@ class EmbeddingNorm(nn.Module):
         (torch.Size([32, 6, 4]), True)
     """
 
-    def __init__(self, kind, embedding_dim):
+    def __init__(self, kind, embedding_dim, momentum=0.1, eps=1e-5, warm_start=True):
         super().__init__()
         if kind not in EMBEDDING_NORMS:
             raise ValueError(f"embedding_norm: expected one of {', '.join(EMBEDDING_NORMS)}, got {kind!r}")
         self.kind = kind
         if kind == "batch_norm":
-            self.norm = nn.BatchNorm1d(embedding_dim)
+            batch_norm = WarmStartBatchNorm1d if warm_start else nn.BatchNorm1d
+            self.norm = batch_norm(embedding_dim, eps=eps, momentum=momentum)
         elif kind == "layer_norm":
             self.norm = nn.LayerNorm(embedding_dim)
         else:

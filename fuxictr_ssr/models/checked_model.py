@@ -1,9 +1,20 @@
+"""The base class of every model here: FuxiCTR's ``BaseModel`` with its config checked first, and a
+check of BatchNorm's running statistics at every validation."""
 import inspect
+import logging
+
+import numpy as np
+import torch
+from torch import nn
 
 from fuxictr.pytorch.layers import FeatureEmbeddingDict
 from fuxictr.pytorch.models import BaseModel
 
-from ..config import require_positive_int, require_rate
+from ..config import is_number, require, require_positive_int, require_rate
+
+# Validation AUC gap between BatchNorm's running statistics (eval mode) and the validation batches'
+# own statistics above which the log warns; ``bn_check_threshold: null`` skips the check
+BN_CHECK_THRESHOLD = 0.005
 
 
 def effective_params(model_class, params):
@@ -41,8 +52,15 @@ class CheckedModel(BaseModel):
     """FuxiCTR ``BaseModel`` whose config is checked before anything is built.
 
     ``check_params`` fills in the constructor's defaults, checks the keys every model here has
-    (``embedding_dim``, ``net_dropout``) and then the model's own (``check_model_params``). The
-    runner calls it before any data is read; each model's ``__init__`` calls it first too.
+    (``embedding_dim``, ``net_dropout``, ``bn_check_threshold``) and then the model's own
+    (``check_model_params``). The runner calls it before any data is read; each model's
+    ``__init__`` calls it first too.
+
+    At every validation during training a model with BatchNorm layers is scored a second time with
+    each BatchNorm using the validation batch's own statistics ("batch mode"), and the log gives
+    both AUCs; a gap above ``bn_check_threshold`` (0.005) is a warning: the running statistics
+    that eval mode uses do not describe the model being trained, so the checkpoint, early-stopping
+    and learning-rate decisions act on another model. The second pass changes no state.
     """
 
     @classmethod
@@ -51,15 +69,73 @@ class CheckedModel(BaseModel):
         p = effective_params(cls, params)
         require_positive_int(p, "embedding_dim")
         require_rate(p, "net_dropout")
+        threshold = p.get("bn_check_threshold", BN_CHECK_THRESHOLD)
+        require(threshold is None or (is_number(threshold) and threshold >= 0), "bn_check_threshold",
+                "a number >= 0 (an AUC gap) or null", threshold)
         cls.check_model_params(p)
 
     @classmethod
     def check_model_params(cls, p):
         """Model-specific checks on the effective params ``p``."""
 
-    def finish_building(self, learning_rate, optimizer, loss, **unused):
+    def finish_building(self, learning_rate, optimizer, loss, bn_check_threshold=BN_CHECK_THRESHOLD, **unused):
         """FuxiCTR's closing steps of a model's ``__init__``: optimizer and loss, FuxiCTR's
         initialisation (xavier-normal Linear, then every ``init_weights``), device."""
+        self.bn_check_threshold = bn_check_threshold
         self.compile(optimizer, loss, learning_rate)
         self.reset_parameters()
         self.model_to_device()
+
+    def eval_step(self):
+        """BaseModel's validation step (validate, then checkpoint / early stop / lr decision), with
+        the BatchNorm check before the decision."""
+        logging.info("Evaluation @epoch %d - batch %d: ", self._epoch_index + 1, self._batch_index + 1)
+        logs = self.validate()
+        self.check_batch_norm(logs)
+        self.checkpoint_and_earlystop(logs)
+        self.train()
+
+    def validate(self):
+        """The monitored metrics on the validation split (eval mode), as BaseModel computes them."""
+        return self.evaluate(self.valid_gen, metrics=self._monitor.get_metrics())
+
+    def check_batch_norm(self, logs):
+        """Log the validation AUC in batch mode beside ``logs``' (eval mode); warn on a gap."""
+        if self.bn_check_threshold is None or "AUC" not in logs or not batch_norm_layers(self):
+            return None
+        batch_mode = self.evaluate_metrics(*self.batch_mode_predictions(self.valid_gen), ["AUC"])["AUC"]
+        gap = batch_mode - logs["AUC"]
+        message = (f"BatchNorm check: validation AUC {logs['AUC']:.6f} with running statistics (eval mode), "
+                   f"{batch_mode:.6f} with each batch's own statistics")
+        if abs(gap) > self.bn_check_threshold:
+            logging.warning("%s: gap %.4f > bn_check_threshold %g, the running statistics do not describe "
+                            "the model being trained (checkpoint and early stopping act on eval mode)",
+                            message, gap, self.bn_check_threshold)
+        else:
+            logging.info(message)
+        return gap
+
+    def batch_mode_predictions(self, data_generator):
+        """``(y_true, y_pred)`` in eval mode except that every BatchNorm normalises with the batch's
+        own statistics; running statistics and the RNG are left as they were."""
+        self.eval()
+        layers = batch_norm_layers(self)
+        saved = [(layer.running_mean, layer.running_var) for layer in layers]
+        for layer in layers:  # no running buffers: batch statistics, nothing updated
+            layer.running_mean = layer.running_var = None
+        y_true, y_pred = [], []
+        try:
+            with torch.no_grad():
+                for batch_data in data_generator:
+                    if len(self.get_labels(batch_data)) < 2:
+                        continue  # batch statistics need two rows
+                    y_pred.append(self.forward(batch_data)["y_pred"].reshape(-1).cpu().numpy())
+                    y_true.append(self.get_labels(batch_data).reshape(-1).cpu().numpy())
+        finally:
+            for layer, (mean, var) in zip(layers, saved):
+                layer.running_mean, layer.running_var = mean, var
+        return np.concatenate(y_true).astype(np.float64), np.concatenate(y_pred).astype(np.float64)
+
+
+def batch_norm_layers(model):
+    return [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]

@@ -6,7 +6,7 @@ from torch import nn
 from fuxictr.pytorch.layers import FeatureEmbedding, MLP_Block
 
 from ..analysis.ics_activity import SurvivorMeter, alpha_summary, ics_layers
-from ..config import require, require_choice, require_int_list
+from ..config import is_number, require, require_choice, require_int_list
 from ..layers import EMBEDDING_NORMS, EmbeddingNorm, MultiViewSSRLayer
 from ..registry import register_model
 from .checked_model import CheckedModel, flattened_embedding_dim
@@ -28,6 +28,11 @@ class SSR(CheckedModel):
     Args (beyond BaseModel's: optimizer, loss, monitor, embedding_regularizer, ...):
         embedding_dim: D (authors: 16; BARS x1 configs use 10).
         embedding_norm: ``batch_norm`` | ``layer_norm`` | ``none``.
+        embedding_norm_momentum, embedding_norm_eps: of the embedding BatchNorm (torch
+            convention: Keras' momentum 0.99 is 0.01).
+        embedding_norm_warm_start: the embedding BatchNorm's running statistics average the
+            batches seen from the first (see :class:`~fuxictr_ssr.layers.WarmStartBatchNorm1d`);
+            ``False``: torch's running averages from (0, 1).
         filter_type: ``ics`` (SSR-D) | ``static`` (SSR-S).
         num_views: views per layer (list; its length is the depth).
         view_dims: view width per layer (list, same length).
@@ -43,7 +48,8 @@ class SSR(CheckedModel):
     """
 
     def __init__(self, feature_map, model_id="SSR", gpu=-1, learning_rate=1e-3,
-                 embedding_dim=16, embedding_norm="batch_norm", filter_type="ics",
+                 embedding_dim=16, embedding_norm="batch_norm", embedding_norm_momentum=0.1,
+                 embedding_norm_eps=1e-5, embedding_norm_warm_start=True, filter_type="ics",
                  num_views=(8, 8), view_dims=(128, 128), fusion_layers=1, ics_iterations=5,
                  alpha_init=0.1, gamma_init=1.0, ics_gate=True, head_hidden_units=(),
                  net_dropout=0.0, filter_seed=None, layer_norm_eps=1e-5,
@@ -55,7 +61,8 @@ class SSR(CheckedModel):
         if filter_seed is None:
             filter_seed = kwargs.get("seed") or 0
         self.embedding_layer = FeatureEmbedding(feature_map, embedding_dim)
-        self.embedding_norm = EmbeddingNorm(embedding_norm, embedding_dim)
+        self.embedding_norm = EmbeddingNorm(embedding_norm, embedding_dim, momentum=embedding_norm_momentum,
+                                            eps=embedding_norm_eps, warm_start=embedding_norm_warm_start)
         input_dim = flattened_embedding_dim(feature_map, embedding_dim)
         layers = []
         for depth, (views, view_dim) in enumerate(zip(num_views, view_dims)):
@@ -76,6 +83,13 @@ class SSR(CheckedModel):
     @classmethod
     def check_model_params(cls, p):
         require_choice(p, "embedding_norm", EMBEDDING_NORMS)
+        momentum = p["embedding_norm_momentum"]
+        require(is_number(momentum) and 0 < momentum <= 1, "embedding_norm_momentum",
+                "a number in (0, 1] (torch convention: Keras' 0.99 is 0.01)", momentum)
+        require(is_number(p["embedding_norm_eps"]) and p["embedding_norm_eps"] > 0, "embedding_norm_eps", "a number > 0",
+                p["embedding_norm_eps"])
+        require(isinstance(p["embedding_norm_warm_start"], bool), "embedding_norm_warm_start", "true or false",
+                p["embedding_norm_warm_start"])
         require_choice(p, "filter_type", FILTER_TYPES)
         require_int_list(p, "num_views")
         require_int_list(p, "view_dims")
@@ -89,14 +103,15 @@ class SSR(CheckedModel):
         require(p["filter_seed"] is None or isinstance(p["filter_seed"], int), "filter_seed",
                 "an integer or null", p["filter_seed"])
 
-    def eval_step(self):
-        """BaseModel's validation step, plus the ICS diagnostics of SSR-D layers in the log."""
+    def validate(self):
+        """The validation metrics, plus the ICS diagnostics of SSR-D layers in the log."""
         with SurvivorMeter(ics_layers(self)) as meter:
-            super().eval_step()
+            logs = super().validate()
         fractions = meter.fractions()
         for depth, ics in ics_layers(self):
             logging.info("ICS layer %d: surviving fraction %.4f, alpha per iteration (mean over views) %s",
                          depth, fractions.get(depth, float("nan")), alpha_summary(ics))
+        return logs
 
     def forward(self, inputs):
         X = self.get_inputs(inputs)

@@ -1,0 +1,123 @@
+"""BatchNorm running statistics: the warm-started embedding BatchNorm, and the check that compares
+eval-mode with batch-mode validation at every evaluation.
+
+The reproduction: SSR-D on generated data with few steps per epoch. fuxictr's embeddings start at
+scale 1e-4, so torch's running variance, which starts at 1, dominates the estimate for about 100
+batches; eval mode then normalises with a variance thousands of times too large."""
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+import torch
+from torch import nn
+
+from fuxictr_ssr.data import SyntheticSpec
+from fuxictr_ssr.layers import EmbeddingNorm, WarmStartBatchNorm1d
+from fuxictr_ssr.registry import create_model
+from fuxictr_ssr.runner import run_experiment
+from helpers import categorical_feature_map, generated_experiment
+
+CHECK_LINE = re.compile(r"BatchNorm check: validation AUC ([0-9.]+) with running statistics \(eval mode\), "
+                        r"([0-9.]+) with each batch's own statistics")
+
+
+def test_warm_start_running_statistics_average_the_batches_seen_then_move_by_momentum():
+    torch.manual_seed(0)
+    batches = [torch.randn(64, 3) * 1e-3 + i * 1e-4 for i in range(7)]
+    warm, plain = WarmStartBatchNorm1d(3, momentum=0.25), nn.BatchNorm1d(3, momentum=0.25)
+    plain.load_state_dict(warm.state_dict())  # same parameters, buffers and names
+    for count, x in enumerate(batches, start=1):
+        torch.testing.assert_close(warm(x), plain(x), rtol=0, atol=0)  # training output unchanged
+        if count <= 4:  # 1 / momentum batches: the plain average
+            expected_mean = torch.stack([b.mean(0) for b in batches[:count]]).mean(0)
+            expected_var = torch.stack([b.var(0) for b in batches[:count]]).mean(0)
+        else:
+            expected_mean = 0.75 * expected_mean + 0.25 * x.mean(0)
+            expected_var = 0.75 * expected_var + 0.25 * x.var(0)
+        torch.testing.assert_close(warm.running_mean, expected_mean, rtol=1e-5, atol=1e-12)
+        torch.testing.assert_close(warm.running_var, expected_var, rtol=1e-5, atol=1e-14)
+    assert warm.momentum == 0.25 and int(warm.num_batches_tracked) == 7
+    # torch's running variance still carries its prior of 1: 0.75^7 = 0.13, against 1e-6 measured
+    assert (plain.running_var > 0.1).all() and (warm.running_var < 1e-5).all()
+
+
+def test_embedding_norm_batch_norm_variants_share_state_dict_names():
+    warm, stale = EmbeddingNorm("batch_norm", 4), EmbeddingNorm("batch_norm", 4, warm_start=False)
+    assert isinstance(warm.norm, WarmStartBatchNorm1d) and type(stale.norm) is nn.BatchNorm1d
+    stale.load_state_dict(warm.state_dict())
+    assert list(warm.state_dict()) == list(stale.state_dict())
+
+
+def test_batch_mode_pass_changes_no_state(tmp_path):
+    feature_map = categorical_feature_map(num_fields=6, vocab_size=9)
+    model = create_model({"model": "DNN", "embedding_dim": 4, "hidden_units": [8], "batch_norm": True,
+                          "net_dropout": 0.3, "model_root": str(tmp_path)}, feature_map)
+    batches = [{**{f: torch.randint(1, 9, (32,)) for f in feature_map.features},
+                "label": torch.randint(0, 2, (32,)).float()} for _ in range(3)]
+    batches.append({k: v[:1] for k, v in batches[0].items()})  # a one-row batch is skipped
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    rng = torch.get_rng_state()
+    y_true, y_pred = model.batch_mode_predictions(batches)
+    assert y_true.shape == y_pred.shape == (96,)
+    assert torch.equal(rng, torch.get_rng_state())
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, before[key]), key
+
+
+@pytest.fixture(scope="module")
+def few_steps_runs(tmp_path_factory):
+    """SSR-D twice on ~8 steps per epoch: warm-started and torch's running statistics."""
+    tmp_path = tmp_path_factory.mktemp("bn")
+    spec = SyntheticSpec(num_rows=10000, num_fields=12, num_informative=3, num_interactions=2, vocab_size=30, seed=5)
+    experiments = {name: {"model": "SSR", "num_views": [4, 4], "view_dims": [16, 16],
+                          "embedding_norm": "batch_norm", "embedding_norm_warm_start": warm}
+                   for name, warm in (("SSR_D_warm", True), ("SSR_D_stale", False))}
+    config_dir = generated_experiment(tmp_path, experiments, spec=spec,
+                                      base={"batch_size": 1024, "epochs": 2, "log_to_console": False})
+    runs = {}
+    for expid in experiments:
+        result = run_experiment(config_dir, expid, result_csv=str(tmp_path / "results.csv"))
+        log = open(tmp_path / "checkpoints" / "gen" / f"{expid}.log").read()
+        checks = [(float(a), float(b)) for a, b in CHECK_LINE.findall(log)]
+        runs[expid] = result, log, checks
+        # the layout fuxictr-ssr bench leaves, for the report script
+        seed_dir = tmp_path / "bench" / "checkpoints" / "seed_2021" / "gen"
+        seed_dir.mkdir(parents=True, exist_ok=True)
+        shutil.copy(tmp_path / "checkpoints" / "gen" / f"{expid}.log", seed_dir)
+    return tmp_path / "bench", runs
+
+
+def test_stale_running_statistics_are_reproduced_and_warned_about(few_steps_runs):
+    _, log, checks = few_steps_runs[1]["SSR_D_stale"]
+    assert len(checks) == 2  # one check per validation (one per epoch)
+    assert max(batch - running for running, batch in checks) > 0.02
+    assert "WARNING BatchNorm check" in log and "> bn_check_threshold 0.005" in log
+
+
+def test_warm_started_embedding_batch_norm_scores_the_model_being_trained(few_steps_runs):
+    warm_result, warm_log, warm_checks = few_steps_runs[1]["SSR_D_warm"]
+    stale_result, _, stale_checks = few_steps_runs[1]["SSR_D_stale"]
+    assert len(warm_checks) == 2
+    assert all(abs(batch - running) < 0.005 for running, batch in warm_checks)
+    assert "WARNING BatchNorm check" not in warm_log
+    # the same training in both runs (batch statistics do not depend on the running ones) ...
+    for (_, warm_batch), (_, stale_batch) in zip(warm_checks, stale_checks):
+        assert warm_batch == pytest.approx(stale_batch, abs=1e-6)
+    # ... but only the warm-started model is scored as trained
+    assert warm_result["test"]["AUC"] > stale_result["test"]["AUC"] + 0.02
+
+
+def test_report_script_tabulates_the_checks_of_every_run(few_steps_runs):
+    bench_dir, runs = few_steps_runs
+    script = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks",
+                          "batch_norm_check.py")
+    out = bench_dir / "report.md"
+    subprocess.run([sys.executable, script, "--results", str(bench_dir), "--out", str(out)], check=True,
+                   capture_output=True, text=True, timeout=120)
+    report = out.read_text()
+    for expid, (_, _, checks) in runs.items():
+        for k, (running, batch) in enumerate(checks, start=1):
+            assert f"| {expid} | {k} | 1 | {running:.6f} | {batch:.6f} | {batch - running:+.6f} |" in report
