@@ -1,6 +1,6 @@
 from setuptools import find_packages, setup
 
-MODELS = ["SSR", "DNN", "DeepFM", "DCNv2"]
+MODELS = ["SSR", "DNN", "DeepFM", "DCNv2", "RankMixer", "WuKong"]
 
 setup(
     name="fuxictr-ssr",
@@ -18,6 +18,7 @@ setup(
         "h5py",
         "pyyaml",
         "scikit-learn",
+        "scipy",
         # fuxictr's csv preprocessing calls scan_csv(dtypes=...), which polars 2 removed; the h5
         # build streams csv chunks with LazyFrame.collect_batches
         "polars>=1.34,<2",

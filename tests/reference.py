@@ -50,3 +50,51 @@ def ssr_layer_reference(layer, x):
     if layer.reduce == "concat":
         return torch.cat(outputs, dim=1)
     return torch.stack(outputs).mean(dim=0)
+
+
+def token_mixing_reference(x):
+    """Multi-head token mixing with T heads, one head and one token at a time."""
+    tokens, width = x.shape[1], x.shape[2]
+    head = width // tokens
+    return torch.stack([torch.cat([x[:, t, h * head:(h + 1) * head] for t in range(tokens)], dim=-1)
+                        for h in range(tokens)], dim=1)
+
+
+def tokenizer_reference(tokenizer, embeddings):
+    """Field-group tokens, one group and one field at a time."""
+    tokens = []
+    for group, projection in zip(tokenizer.groups, tokenizer.projections):
+        flat = torch.cat([embeddings[:, field] for field in group], dim=-1)
+        tokens.append(flat @ projection.weight.T + projection.bias)
+    return torch.stack(tokens, dim=1)
+
+
+def rankmixer_block_reference(block, x):
+    """A RankMixer block with a Python loop over tokens for the per-token FFN."""
+    width = x.shape[-1]
+    s = F.layer_norm(token_mixing_reference(x) + x, (width,), block.mixing_norm.weight, block.mixing_norm.bias,
+                     block.mixing_norm.eps)
+    ffn = []
+    for t in range(x.shape[1]):
+        hidden = F.gelu(s[:, t] @ block.ffn_in.weight[t] + block.ffn_in.bias[t])
+        ffn.append(hidden @ block.ffn_out.weight[t] + block.ffn_out.bias[t])
+    return F.layer_norm(torch.stack(ffn, dim=1) + s, (width,), block.ffn_norm.weight, block.ffn_norm.bias,
+                        block.ffn_norm.eps)
+
+
+def fmb_reference(fmb, x):
+    """Wukong's FMB through the explicit n x n interaction matrix X X^T."""
+    pairwise = torch.stack([xi @ xi.T for xi in x])  # [B, n, n]
+    interactions = (pairwise @ fmb.projection).flatten(start_dim=1)
+    out = fmb.mlp(F.layer_norm(interactions, interactions.shape[-1:], fmb.norm.weight, fmb.norm.bias, fmb.norm.eps))
+    return out.view(x.shape[0], fmb.num_outputs, fmb.embedding_dim)
+
+
+def wukong_layer_reference(layer, x):
+    """A Wukong layer, each embedding of the LCB and of the residual summed explicitly."""
+    def recombine(weight):
+        return torch.stack([sum(weight[o, i] * x[:, i] for i in range(x.shape[1])) for o in range(weight.shape[0])],
+                           dim=1)
+    residual = x if layer.residual is None else recombine(layer.residual.weight)
+    stacked = torch.cat([fmb_reference(layer.fmb, x), recombine(layer.lcb.weight)], dim=1) + residual
+    return F.layer_norm(stacked, stacked.shape[-1:], layer.norm.weight, layer.norm.bias, layer.norm.eps)

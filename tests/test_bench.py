@@ -116,3 +116,36 @@ def test_fingerprint_ignores_locations_and_seed_but_not_hyperparameters():
     base = {"model": "DNN", "hidden_units": [8], "seed": 1, "data_root": "a", "model_root": "x"}
     assert config_fingerprint(base) == config_fingerprint({**base, "seed": 2, "data_root": "b", "model_root": "y"})
     assert config_fingerprint(base) != config_fingerprint({**base, "hidden_units": [16]})
+
+
+def _rows(expid, aucs):
+    return [{"expid": expid, "model": expid.split("_")[0], "seed": str(seed), "test_AUC": str(auc),
+             "test_logloss": "0.4", "valid_AUC": str(auc), "params_non_embedding": "1000", "train_time_s": "1",
+             "best_epoch": "1", "device": "cpu", "fuxictr_version": "x", "torch_version": "y"}
+            for seed, auc in enumerate(aucs, start=1)]
+
+
+def test_leaderboard_gives_gap_welch_p_and_verdict_for_every_experiment(tmp_path):
+    from scipy import stats
+    runs = {"A_x": [0.8100, 0.8102, 0.8101, 0.8103], "B_x": [0.8080, 0.8082, 0.8079],  # A clearly ahead
+            "C_x": [0.8099, 0.8104, 0.8096],  # within 1e-3 of A
+            "D_x": [0.8200, 0.7000]}  # two seeds: no test
+    rows = [row for expid, aucs in runs.items() for row in _rows(expid, aucs)]
+    path = tmp_path / "leaderboard.md"
+    bench.write_leaderboard(str(path), "Criteo_x1", rows, "cmd")
+    text = path.read_text()
+    table = {cells[1]: cells for cells in (line.split(" | ") for line in text.splitlines()
+                                           if line.startswith("| ") and line.split(" | ")[1] in runs)}
+    means = {expid: sum(aucs) / len(aucs) for expid, aucs in runs.items()}
+    for expid, cells in table.items():
+        best_other = max((e for e in runs if e != expid), key=means.get)
+        assert cells[-3] == f"{means[expid] - means[best_other]:+.6f} ({best_other})"
+        assert float(cells[4].split(" +- ")[0]) == pytest.approx(means[expid], abs=1e-6)
+    p_b = stats.ttest_ind(runs["B_x"], runs["A_x"], equal_var=False).pvalue
+    assert table["B_x"][-2] == f"{p_b:.3g}" and p_b < 0.05 and table["B_x"][-1].startswith("worse")
+    assert table["C_x"][-1].startswith("tie")  # gap below 1e-3, whatever p
+    assert table["D_x"][-2] == "-" and table["D_x"][-1].startswith("-")
+    assert table["A_x"][-1].startswith("tie")  # its best other is C_x, 1e-4 behind
+    assert [cells[1] for cells in sorted(table.values(), key=lambda c: int(c[0].strip("| ")))] == \
+        sorted(runs, key=lambda e: -means[e])
+    assert "FinalNet (published) | 0.8154 | 0.4365" in text and "Verdict: better (worse) only if" in text

@@ -1,5 +1,6 @@
 """Every benchmark folder loads, every experiment builds against a feature map made from its
-dataset config, and SSR sits within 1.5x of DCNv2's non-embedding parameters (the suite's claim)."""
+dataset config, and SSR, RankMixer and WuKong sit within 1.5x of DCNv2's non-embedding parameters
+(the suite's claim)."""
 import os
 
 import pytest
@@ -25,12 +26,13 @@ def build(folder, expid, tmp_path):
     return params, count_parameters(create_model(params))[1]
 
 
-def test_suite_has_every_dataset_and_the_seven_experiments():
+def test_suite_has_every_dataset_and_the_nine_experiments():
     assert FOLDERS == EXPECTED_FOLDERS
     for folder in FOLDERS:
         dataset_id = folder.lower()
         kinds = [expid[: -len(dataset_id) - 1] for expid in list_expids(os.path.join(BENCH_ROOT, folder))]
-        assert kinds == ["DNN", "DNN_wide", "DNN_deep", "DeepFM", "DCNv2", "SSR_D", "SSR_S"], folder
+        assert kinds == ["DNN", "DNN_wide", "DNN_deep", "DeepFM", "DCNv2", "SSR_D", "SSR_S", "RankMixer",
+                         "WuKong"], folder
 
 
 @pytest.mark.parametrize("folder,expid", EXPIDS, ids=[f"{f}-{e}" for f, e in EXPIDS])
@@ -47,6 +49,6 @@ def test_ssr_budget_is_near_dcnv2(folder, tmp_path):
     dataset_id = folder.lower()
     folder_path = os.path.join("benchmark_configs", folder)
     _, dcnv2 = build(folder_path, f"DCNv2_{dataset_id}", tmp_path)
-    for variant in ("SSR_D", "SSR_S"):
+    for variant in ("SSR_D", "SSR_S", "RankMixer", "WuKong"):
         _, ssr = build(folder_path, f"{variant}_{dataset_id}", tmp_path)
         assert 1 / 1.5 <= ssr / dcnv2 <= 1.5, (folder, variant, ssr, dcnv2)

@@ -1,13 +1,20 @@
-"""Building blocks of SSR, one file each."""
+"""Building blocks of SSR and of the scalable rivals (RankMixer, Wukong), one file each."""
 from .competitive_filter import CompetitiveFilter
 from .embedding_norm import EMBEDDING_NORMS, EmbeddingNorm
+from .factorization_machine_block import FactorizationMachineBlock
+from .field_group_tokenizer import FieldGroupTokenizer, split_fields
 from .iterative_competitive_sparse import IterativeCompetitiveSparse
+from .linear_compression_block import LinearCompressionBlock
+from .rankmixer_block import RankMixerBlock
 from .ssr_layer import MultiViewSSRLayer
 from .static_random_filter import StaticRandomFilter, draw_view_indices
+from .token_mixing import MultiHeadTokenMixing
 from .view_fusion import ResidualViewFusion
 from .view_linear import ViewwiseLinear
 from .warm_start_batch_norm import WarmStartBatchNorm1d
+from .wukong_layer import WuKongLayer
 
-__all__ = ["EMBEDDING_NORMS", "CompetitiveFilter", "EmbeddingNorm", "IterativeCompetitiveSparse",
-           "MultiViewSSRLayer", "ResidualViewFusion", "StaticRandomFilter", "ViewwiseLinear",
-           "WarmStartBatchNorm1d", "draw_view_indices"]
+__all__ = ["EMBEDDING_NORMS", "CompetitiveFilter", "EmbeddingNorm", "FactorizationMachineBlock",
+           "FieldGroupTokenizer", "IterativeCompetitiveSparse", "LinearCompressionBlock", "MultiHeadTokenMixing",
+           "MultiViewSSRLayer", "RankMixerBlock", "ResidualViewFusion", "StaticRandomFilter", "ViewwiseLinear",
+           "WarmStartBatchNorm1d", "WuKongLayer", "draw_view_indices", "split_fields"]

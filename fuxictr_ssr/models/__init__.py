@@ -7,6 +7,8 @@ patch_fuxictr()
 from .dcnv2 import DCNv2
 from .deepfm import DeepFM
 from .dnn import DNN
+from .rankmixer import RankMixer
 from .ssr import SSR
+from .wukong import WuKong
 
-__all__ = ["DCNv2", "DeepFM", "DNN", "SSR"]
+__all__ = ["DCNv2", "DeepFM", "DNN", "RankMixer", "SSR", "WuKong"]
