@@ -22,7 +22,7 @@ import numpy as np
 from scipy import stats
 
 from .config import DATA_LOCATION_KEYS, DEFAULT_PARAMS, config_files, load_params, read_yaml
-from .runner import resolve_params
+from .runner import cap_epochs, resolve_params
 
 RESULT_COLUMNS = ["expid", "model", "seed", "config_hash", "valid_AUC", "valid_logloss", "test_AUC", "test_logloss",
                   "best_epoch", "epochs_run", "params_non_embedding", "params_total", "train_time_s",
@@ -69,8 +69,15 @@ def config_fingerprint(params):
     return hashlib.sha1(json.dumps(relevant, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
-def current_fingerprints(config_dir, expids):
-    return {expid: config_fingerprint({**DEFAULT_PARAMS, **load_params(config_dir, expid)}) for expid in expids}
+def current_fingerprints(config_dir, expids, max_epochs=None):
+    """Each experiment's fingerprint, with ``epochs`` capped at ``max_epochs`` as the runs see it."""
+    fingerprints = {}
+    for expid in expids:
+        params = {**DEFAULT_PARAMS, **load_params(config_dir, expid)}
+        if max_epochs is not None:
+            params["epochs"] = cap_epochs(params["epochs"], max_epochs)
+        fingerprints[expid] = config_fingerprint(params)
+    return fingerprints
 
 
 def list_expids(config_dir):
@@ -112,7 +119,7 @@ def result_row(result, fingerprint):
     }
 
 
-def run_one(config_dir, expid, seed, gpu, out_dir, data_root, log, nproc=1):
+def run_one(config_dir, expid, seed, gpu, out_dir, data_root, log, nproc=1, max_epochs=None):
     """Run one experiment in its own process (``nproc`` data-parallel processes through torchrun);
     return its result dict (raises on failure)."""
     launcher = [sys.executable] if nproc == 1 else [
@@ -125,6 +132,8 @@ def run_one(config_dir, expid, seed, gpu, out_dir, data_root, log, nproc=1):
                    "--result-csv", os.path.join(out_dir, os.path.basename(config_dir) + ".csv")]
         if data_root:
             command += ["--data-root", data_root]
+        if max_epochs is not None:
+            command += ["--max-epochs", str(max_epochs)]
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         tail = []
         for line in process.stdout:
@@ -259,17 +268,19 @@ def write_leaderboard(path, dataset, rows, command, stale=0):
 
 
 def run_benchmark(config_dir, seeds, out_dir, expids=None, gpu=-1, data_root=None, command="", log=print,
-                  title=None, report_only=False, nproc=1):
+                  title=None, report_only=False, nproc=1, max_epochs=None):
     """Run every (expid, seed) not yet in ``<out_dir>/results.csv``; return the current rows.
 
     ``title`` names the leaderboard (default: the config folder's name, e.g. ``Frappe_x1``);
     ``report_only`` rewrites the leaderboard from the rows there and runs nothing; ``nproc``
-    trains each run data-parallel in that many processes (one GPU each from ``gpu`` on, or CPU)."""
+    trains each run data-parallel in that many processes (one GPU each from ``gpu`` on, or CPU);
+    ``max_epochs`` caps every experiment's ``epochs`` (part of each row's fingerprint)."""
     config_dir = config_dir.rstrip("/")
     expids = list(expids or list_expids(config_dir))
     for expid in expids:  # every config and data error before the first run starts
-        resolve_params(config_dir, expid, gpu=gpu, data_root=data_root, overrides={"seed": seeds[0]})
-    fingerprints = current_fingerprints(config_dir, list_expids(config_dir))
+        resolve_params(config_dir, expid, gpu=gpu, data_root=data_root, overrides={"seed": seeds[0]},
+                       max_epochs=max_epochs)
+    fingerprints = current_fingerprints(config_dir, list_expids(config_dir), max_epochs)
     os.makedirs(out_dir, exist_ok=True)
     results_csv = os.path.join(out_dir, "results.csv")
     done = {(r["expid"], int(r["seed"])) for r in current_rows(read_results(results_csv), fingerprints)}
@@ -282,7 +293,7 @@ def run_benchmark(config_dir, seeds, out_dir, expids=None, gpu=-1, data_root=Non
     for number, (expid, seed) in enumerate(todo, start=1):
         log(f"[{number}/{len(todo)}] {expid} seed {seed}")
         start = time.perf_counter()
-        result = run_one(config_dir, expid, seed, gpu, out_dir, data_root, log, nproc)
+        result = run_one(config_dir, expid, seed, gpu, out_dir, data_root, log, nproc, max_epochs)
         append_result(results_csv, result_row(result, fingerprints[expid]))
         log(f"    test AUC {result['test']['AUC']:.6f}, logloss {result['test']['logloss']:.6f} "
             f"({time.perf_counter() - start:.0f} s)")

@@ -22,6 +22,7 @@ def add_run_options(parser):
     parser.add_argument("--model-root", help="replace the config's model_root (logs and checkpoints)")
     parser.add_argument("--result-csv", help="append FuxiCTR's result line here (default <config folder name>.csv)")
     parser.add_argument("--result-json", help="also write the measured results to this JSON file")
+    parser.add_argument("--max-epochs", type=int, help="cap the config's epochs (early stopping still applies)")
 
 
 def command_run(args):
@@ -33,7 +34,8 @@ def command_run(args):
         overrides["model_root"] = args.model_root
     result = run_experiment(args.config, args.expid, gpu=args.gpu, overrides=overrides,
                             data_root=getattr(args, "data_root", None),
-                            result_csv=getattr(args, "result_csv", None))
+                            result_csv=getattr(args, "result_csv", None),
+                            max_epochs=getattr(args, "max_epochs", None))
     if result is None:  # a data-parallel rank other than 0
         return
     if getattr(args, "result_json", None):
@@ -75,7 +77,8 @@ def command_bench(args):
     # the leaderboard names the command that produces its rows, so a report-only call drops its flag
     command = "fuxictr-ssr " + " ".join(a for a in sys.argv[1:] if a != "--report-only")
     run_benchmark(args.config, seeds, out_dir, expids=args.expids, gpu=args.gpu,
-                  data_root=args.data_root, command=command, report_only=args.report_only, nproc=args.nproc)
+                  data_root=args.data_root, command=command, report_only=args.report_only, nproc=args.nproc,
+                  max_epochs=args.max_epochs)
     print(f"Results: {os.path.join(out_dir, 'results.csv')}, {os.path.join(out_dir, 'leaderboard.md')}")
 
 
@@ -155,6 +158,8 @@ def build_parser():
     bench.add_argument("--data-root", help="where the dataset's files are (replaces data_root)")
     bench.add_argument("--out", help="results folder (default results/<config folder name>)")
     bench.add_argument("--report-only", action="store_true", help="rewrite leaderboard.md from results.csv; run nothing")
+    bench.add_argument("--max-epochs", type=int,
+                       help="cap every experiment's epochs (early stopping still applies; part of each row's hash)")
     bench.add_argument("--nproc", type=int, default=1,
                        help="data-parallel processes per run (torchrun on this machine; one GPU each, or CPU)")
     bench.set_defaults(handler=command_bench)

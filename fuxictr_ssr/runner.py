@@ -40,15 +40,18 @@ def setup_logging(params):
     logging.info("FuxiCTR version: %s, fuxictr_ssr version: %s", fuxictr.__version__, __version__)
 
 
-def resolve_params(config_dir, expid, gpu=-1, overrides=None, data_root=None):
+def resolve_params(config_dir, expid, gpu=-1, overrides=None, data_root=None, max_epochs=None):
     """Load, complete and check an experiment's params; no data is read and nothing is trained.
 
-    ``data_root`` (optional) relocates the dataset (see :func:`fuxictr_ssr.data.dataset.relocate_data_root`).
+    ``data_root`` (optional) relocates the dataset (see :func:`fuxictr_ssr.data.dataset.relocate_data_root`);
+    ``max_epochs`` caps ``epochs`` (early stopping still applies).
     Returns ``(params, model_class)``. Raises ``ValueError`` for any config or data-path error.
     """
     params = dict(DEFAULT_PARAMS)
     params.update(load_params(config_dir, expid))
     params.update(overrides or {})
+    if max_epochs is not None:
+        params["epochs"] = cap_epochs(params["epochs"], max_epochs)
     if data_root:
         check_data_params(params)
         relocate_data_root(params, data_root)
@@ -60,6 +63,12 @@ def resolve_params(config_dir, expid, gpu=-1, overrides=None, data_root=None):
     check_data_params(params)
     check_dataset(params)
     return params, model_class
+
+
+def cap_epochs(epochs, max_epochs):
+    if not isinstance(max_epochs, int) or isinstance(max_epochs, bool) or max_epochs < 1:
+        raise ValueError(f"--max-epochs: expected a positive integer, got {max_epochs!r}")
+    return min(epochs, max_epochs) if isinstance(epochs, int) else epochs  # a bad epochs is named later
 
 
 def record_best_epoch(model):
@@ -88,7 +97,7 @@ def append_result_line(result_csv, expid, dataset_id, valid_result, test_result)
         handle.write(line)
 
 
-def run_experiment(config_dir, expid, gpu=-1, overrides=None, result_csv=None, data_root=None):
+def run_experiment(config_dir, expid, gpu=-1, overrides=None, result_csv=None, data_root=None, max_epochs=None):
     """Train and evaluate ``expid`` from ``config_dir``; return a dict of what was measured.
 
     Args:
@@ -99,11 +108,12 @@ def run_experiment(config_dir, expid, gpu=-1, overrides=None, result_csv=None, d
         result_csv: where to append the result line; default ``<config folder name>.csv`` in
             the current folder, as FuxiCTR does.
         data_root: relocate the dataset to this data root (see :mod:`fuxictr_ssr.data.dataset`).
+        max_epochs: cap the config's ``epochs``.
 
     Under torchrun (several processes) it trains data-parallel (see :mod:`fuxictr_ssr.distributed`);
     then only rank 0 returns the dict, the other ranks return None.
     """
-    params, model_class = resolve_params(config_dir, expid, gpu, overrides, data_root)
+    params, model_class = resolve_params(config_dir, expid, gpu, overrides, data_root, max_epochs)
     processes = distributed.launched_world_size()
     if processes == 1:
         return _train_and_evaluate(params, model_class, config_dir, expid, result_csv)
