@@ -49,7 +49,7 @@ BAD_SSR = [
     ({"embedding_norm_eps": -1}, "embedding_norm_eps: expected a number > 0"),
     ({"embedding_norm_warm_start": "False"}, "embedding_norm_warm_start: expected true or false, got 'False'"),
     ({"bn_check_threshold": -0.1}, "bn_check_threshold: expected a number >= 0 (an AUC gap) or null"),
-    ({"model": "NoSuchModel"}, "model: unknown model 'NoSuchModel'; registered models: DCNv2, DNN, DeepFM, SSR"),
+    ({"model": "NoSuchModel"}, "model: unknown model 'NoSuchModel'; registered models: DCNv2, DNN, DeepFM, RankMixer, SSR, WuKong"),
     ({"dataset_id": None}, "dataset_id: missing in experiment 'SSR_test'"),
     ({"dataset_id": "nowhere_x1"}, "dataset_id: 'nowhere_x1' not found"),
     ({"embedding_regularizer": "1e-05"}, "embedding_regularizer: expected a number >= 0, 'l1(x)', 'l2(x)' or "

@@ -92,7 +92,9 @@ def _dnn():
 
 
 SMALL = {"SSR": {"num_views": [2, 2], "view_dims": [4, 4]}, "DCNv2": {"parallel_dnn_hidden_units": [8]},
-         "DeepFM": {"hidden_units": [8]}}
+         "DeepFM": {"hidden_units": [8]}, "RankMixer": {"num_tokens": 3, "token_dim": 6, "ffn_expansion": 2},
+         "WuKong": {"num_layers": 2, "fmb_units": 3, "lcb_units": 3, "fmb_rank": 2, "fmb_mlp_units": [8],
+                    "head_hidden_units": [8]}}
 
 
 def _small(model_name):
