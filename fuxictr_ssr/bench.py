@@ -116,7 +116,7 @@ def _warn(message):
 def append_result(path, row):
     """Append ``row`` (and the header, for a new file) as one atomic line write."""
     text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=RESULT_COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(text, fieldnames=RESULT_COLUMNS)
     if not os.path.isfile(path) or os.path.getsize(path) == 0:
         writer.writeheader()
     writer.writerow(row)
