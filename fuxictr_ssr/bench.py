@@ -9,9 +9,11 @@ and the published reference numbers of the dataset (BARS, the leaders) beside ou
 """
 import csv
 import hashlib
+import io
 import json
 import os
 import platform
+import signal
 import subprocess
 import sys
 import tempfile
@@ -23,6 +25,7 @@ from scipy import stats
 
 from .config import DATA_LOCATION_KEYS, DEFAULT_PARAMS, config_files, load_params, read_yaml
 from .runner import cap_epochs, resolve_params
+from .safe_files import append_line, check_output_path
 
 RESULT_COLUMNS = ["expid", "model", "seed", "config_hash", "valid_AUC", "valid_logloss", "test_AUC", "test_logloss",
                   "best_epoch", "epochs_run", "params_non_embedding", "params_total", "train_time_s",
@@ -88,22 +91,36 @@ def list_expids(config_dir):
     return expids
 
 
-def read_results(path):
+def read_results(path, warn=None):
+    """The complete rows of a results CSV; a row torn by a crash (too few fields) is skipped and
+    named through ``warn`` (default: stderr), so the benchmark resumes and redoes that run."""
     if not os.path.isfile(path):
         return []
     with open(path, newline="") as handle:
-        return list(csv.DictReader(handle))
+        reader = csv.DictReader(handle)
+        rows, torn = [], []
+        for row in reader:
+            if None in row.values() or None in row:
+                torn.append(reader.line_num)
+            else:
+                rows.append(row)
+    for line in torn:
+        (warn or _warn)(f"{path}: line {line} is incomplete (a run interrupted while writing it); skipped")
+    return rows
+
+
+def _warn(message):
+    print(f"warning: {message}", file=sys.stderr)
 
 
 def append_result(path, row):
-    new_file = not os.path.isfile(path)
-    with open(path, "a", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=RESULT_COLUMNS)
-        if new_file:
-            writer.writeheader()
-        writer.writerow(row)
-        handle.flush()
-        os.fsync(handle.fileno())
+    """Append ``row`` (and the header, for a new file) as one atomic line write."""
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=RESULT_COLUMNS)
+    if not os.path.isfile(path) or os.path.getsize(path) == 0:
+        writer.writeheader()
+    writer.writerow(row)
+    append_line(path, text.getvalue())
 
 
 def result_row(result, fingerprint):
@@ -134,17 +151,33 @@ def run_one(config_dir, expid, seed, gpu, out_dir, data_root, log, nproc=1, max_
             command += ["--data-root", data_root]
         if max_epochs is not None:
             command += ["--max-epochs", str(max_epochs)]
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                   preexec_fn=_die_with_parent)
         tail = []
-        for line in process.stdout:
-            tail = (tail + [line])[-40:]
-            message = line.split(" INFO ")[-1].strip(" *\n")
-            if "[Metrics] AUC:" in line or "early stop" in line or " end" in message:
-                log(f"    {message}")
+        try:
+            for line in process.stdout:
+                tail = (tail + [line])[-40:]
+                message = line.split(" INFO ")[-1].strip(" *\n")
+                if "[Metrics] AUC:" in line or "early stop" in line or " end" in message:
+                    log(f"    {message}")
+        finally:
+            if process.poll() is None and sys.exc_info()[0] is not None:
+                process.terminate()  # the benchmark is stopping (Ctrl-C, an error): so does its run
         if process.wait() != 0 or not os.path.isfile(result_json):
-            raise RuntimeError(f"{expid} seed {seed} failed (exit {process.returncode}):\n{''.join(tail)}")
+            raise ValueError(f"{expid} seed {seed} failed (exit {process.returncode}); the finished runs are kept in "
+                             f"{out_dir}/results.csv. The run's last lines:\n{''.join(tail)}")
         with open(result_json) as handle:
             return json.load(handle)
+
+
+def _die_with_parent():
+    """In the child, before exec: ask Linux to send SIGTERM when the benchmark process dies (also by
+    ``kill -9``), so no orphaned run finishes later and appends a duplicate result line."""
+    try:
+        import ctypes
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # not Linux: the finally clause of run_one still stops the child on errors
 
 
 def summarise(rows):
@@ -276,7 +309,10 @@ def run_benchmark(config_dir, seeds, out_dir, expids=None, gpu=-1, data_root=Non
     trains each run data-parallel in that many processes (one GPU each from ``gpu`` on, or CPU);
     ``max_epochs`` caps every experiment's ``epochs`` (part of each row's fingerprint)."""
     config_dir = config_dir.rstrip("/")
-    expids = list(expids or list_expids(config_dir))
+    if not isinstance(nproc, int) or nproc < 1:
+        raise ValueError(f"--nproc: expected a positive integer, got {nproc!r}")
+    expids, seeds = _unique(expids or list_expids(config_dir), "--expids", log), _unique(seeds, "--seeds", log)
+    check_output_path(out_dir, "--out", is_folder=True)
     for expid in expids:  # every config and data error before the first run starts
         resolve_params(config_dir, expid, gpu=gpu, data_root=data_root, overrides={"seed": seeds[0]},
                        max_epochs=max_epochs)
@@ -299,6 +335,14 @@ def run_benchmark(config_dir, seeds, out_dir, expids=None, gpu=-1, data_root=Non
             f"({time.perf_counter() - start:.0f} s)")
         update_leaderboard(out_dir, dataset, results_csv, fingerprints, command)
     return update_leaderboard(out_dir, dataset, results_csv, fingerprints, command)
+
+
+def _unique(values, option, log):
+    """``values`` without repeats, in order; a repeat is named (it would run the same run twice)."""
+    unique = list(dict.fromkeys(values))
+    if len(unique) < len(values):
+        log(f"{option}: repeated values dropped ({', '.join(map(str, values))} -> {', '.join(map(str, unique))})")
+    return unique
 
 
 def update_leaderboard(out_dir, dataset, results_csv, fingerprints, command):

@@ -1,6 +1,5 @@
 """Command line: ``fuxictr-ssr run | demo | models | data synth`` (also ``python -m fuxictr_ssr``)."""
 import argparse
-import json
 import os
 import sys
 import time
@@ -27,6 +26,9 @@ def add_run_options(parser):
 
 def command_run(args):
     from .runner import run_experiment
+    from .safe_files import check_output_path, write_json
+    if getattr(args, "result_json", None):
+        check_output_path(args.result_json, "--result-json")
     overrides = {}
     if getattr(args, "seed", None) is not None:
         overrides["seed"] = args.seed
@@ -39,16 +41,9 @@ def command_run(args):
     if result is None:  # a data-parallel rank other than 0
         return
     if getattr(args, "result_json", None):
-        write_json_atomically(args.result_json, result)
+        write_json(args.result_json, result)
     print(f"{result['expid']}: test {result['test']} | valid {result['valid']} | "
           f"non-embedding params {result['params_non_embedding']:,}")
-
-
-def write_json_atomically(path, content):
-    temporary = path + ".tmp"
-    with open(temporary, "w") as handle:
-        json.dump(content, handle, indent=2)
-    os.replace(temporary, path)
 
 
 def command_demo(args):

@@ -5,9 +5,11 @@ one block per experiment id) and ``dataset_config.yaml`` (one block per ``datase
 ``model_config/*.yaml`` / ``dataset_config/*.yaml`` folder variants. Every problem found here is a
 ``ValueError`` that names the key, file or experiment id and says what was expected.
 """
+import difflib
 import glob
 import os
 import re
+import sys
 
 import yaml
 
@@ -41,6 +43,30 @@ DEFAULT_PARAMS = {
 }
 
 
+# Keys FuxiCTR (BaseModel, fit, its loaders and preprocessing) and this runner read, beyond a model's
+# own constructor arguments and the dataset keys
+RUN_KEYS = ("model", "dataset_id", "model_id", "gpu", "model_root", "seed", "verbose", "metrics", "task", "optimizer",
+            "loss", "learning_rate", "epochs", "batch_size", "shuffle", "num_workers", "monitor", "monitor_mode",
+            "early_stop_patience", "save_best_only", "eval_steps", "reduce_lr_on_plateau", "max_gradient_norm",
+            "embedding_regularizer", "net_regularizer", "data_loader", "block_rows", "prefetch", "log_to_console",
+            "distributed_timeout", "group_id", "streaming", "rebuild_dataset", "data_block_size", "strict_keys",
+            "debug_mode", "use_features", "pickle_feature_encoder", "feature_specs", "feature_config")
+
+
+def check_unknown_keys(params, model_keys):
+    """Name every key that nothing reads, with the closest known key: a warning on stderr (FuxiCTR
+    ignores such keys, and configs written for other models carry some), an error with
+    ``strict_keys: true``."""
+    known = set(RUN_KEYS) | set(DATASET_KEYS) | set(DEFAULT_PARAMS) | set(model_keys)
+    for key in sorted(k for k in params if k not in known):
+        close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.75)
+        message = (f"{key}: unknown key in experiment {params.get('model_id')!r}"
+                   + (f" (did you mean {close[0]!r}?)" if close else "") + "; nothing reads it")
+        if params.get("strict_keys"):
+            raise ValueError(message)
+        print(f"warning: {message} (strict_keys: true makes this an error)", file=sys.stderr)
+
+
 def data_format(params):
     return params.get("data_format", DEFAULT_PARAMS["data_format"])
 
@@ -50,9 +76,32 @@ def config_files(config_dir, name):
     return [single] if os.path.isfile(single) else sorted(glob.glob(os.path.join(config_dir, name, "*.yaml")))
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, except that a key written twice in one mapping is an error (plain YAML
+    keeps the last one silently: a duplicated experiment id would shadow the first)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise ValueError(f"duplicate key {key!r} (line {key_node.start_mark.line + 1}): "
+                                 "each key, experiment id included, may appear once")
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def read_yaml(path):
-    with open(path) as handle:
-        content = yaml.safe_load(handle) or {}
+    try:
+        with open(path) as handle:
+            content = yaml.load(handle, Loader=_UniqueKeyLoader) or {}
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise ValueError(f"{path}: not valid YAML{where}: {problem}") from None
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from None
     if not isinstance(content, dict):
         raise ValueError(f"{path}: expected a mapping of blocks at the top level, got {type(content).__name__}")
     return content
@@ -65,13 +114,20 @@ def load_params(config_dir, expid):
     model_files = config_files(config_dir, "model_config")
     if not model_files:
         raise ValueError(f"--config: no model_config.yaml (or model_config/*.yaml) in {config_dir!r}")
-    base, experiment, known_ids = {}, None, []
+    base, experiment, known_ids, defined_in = {}, None, [], {}
     for path in model_files:
         blocks = read_yaml(path)
         base = blocks.get("Base", base) or {}
+        for key in blocks:
+            if key != "Base" and key in defined_in:
+                raise ValueError(f"--expid: experiment {key!r} is defined twice, in {defined_in[key]} and {path}")
+            defined_in[key] = path
         known_ids += [key for key in blocks if key != "Base"]
         if expid in blocks and experiment is None:
             experiment = blocks[expid] or {}
+            if not isinstance(experiment, dict):
+                raise ValueError(f"{path}: experiment {expid!r}: expected a mapping of keys, "
+                                 f"got {type(experiment).__name__}")
     if experiment is None:
         raise ValueError(f"--expid: experiment {expid!r} not found in {config_dir!r}; "
                          f"available: {', '.join(sorted(known_ids)) or '(none)'}")
@@ -94,7 +150,10 @@ def load_dataset_block(config_dir, dataset_id):
     for path in dataset_files:
         blocks = read_yaml(path)
         if dataset_id in blocks:
-            return dict(blocks[dataset_id] or {}, dataset_id=dataset_id)
+            block = blocks[dataset_id] or {}
+            if not isinstance(block, dict):
+                raise ValueError(f"{path}: dataset {dataset_id!r}: expected a mapping of keys, got {type(block).__name__}")
+            return dict(block, dataset_id=dataset_id)
         known += list(blocks)
     raise ValueError(f"dataset_id: {dataset_id!r} not found in the dataset config of {config_dir!r}; "
                      f"available: {', '.join(sorted(known)) or '(none)'}")
@@ -112,9 +171,31 @@ def check_data_params(params):
                          "feature columns to preprocess raw data")
     if builds and not params.get("label_col"):
         raise ValueError(f"label_col: missing in dataset {params['dataset_id']!r}")
+    if builds:
+        check_feature_cols(params["feature_cols"])
     for key in SPLIT_KEYS[:2]:
         if not params.get(key):
             raise ValueError(f"{key}: missing in dataset {params['dataset_id']!r}")
+
+
+FEATURE_TYPES = ("categorical", "numeric", "sequence", "meta")
+# fuxictr evaluates a dtype string as Python (eval), so only these names may reach it
+FEATURE_DTYPES = ("str", "int", "float")
+
+
+def check_feature_cols(feature_cols):
+    """Each feature column block: a name, a known ``type`` and a known ``dtype``."""
+    if not isinstance(feature_cols, list):
+        raise ValueError(f"feature_cols: expected a list of column blocks, got {feature_cols!r}")
+    for number, column in enumerate(feature_cols, start=1):
+        where = f"feature_cols[{number}]"
+        if not isinstance(column, dict) or "name" not in column:
+            raise ValueError(f"{where}: expected a mapping with a name, got {column!r}")
+        where += f" ({column['name']})"
+        if column.get("type") not in FEATURE_TYPES:
+            raise ValueError(f"{where}: type: expected one of {', '.join(FEATURE_TYPES)}, got {column.get('type')!r}")
+        if "dtype" in column and column["dtype"] not in FEATURE_DTYPES:
+            raise ValueError(f"{where}: dtype: expected one of {', '.join(FEATURE_DTYPES)}, got {column['dtype']!r}")
 
 
 REGULARIZER_PATTERN = re.compile(r"^(l1|l2)\(\s*[0-9.eE+-]+\s*\)$|^l1_l2\(\s*[0-9.eE+-]+\s*,\s*[0-9.eE+-]+\s*\)$")
@@ -138,6 +219,28 @@ def check_training_params(params):
         require_positive_int(params, key)
     require_choice(params, "monitor_mode", ("max", "min"))
     require(isinstance(params.get("seed"), int), "seed", "an integer", params.get("seed"))
+    if "early_stop_patience" in params:
+        require_positive_int(params, "early_stop_patience")
+    check_optimizer_and_loss(params)
+
+
+LOSS_ALIASES = ("bce", "binary_crossentropy", "binary_cross_entropy")
+
+
+def check_optimizer_and_loss(params):
+    """The names fuxictr's ``get_optimizer`` / ``get_loss`` resolve (a torch.optim class, a
+    torch.nn.functional loss), checked before any model is built."""
+    import torch
+    optimizer = params.get("optimizer", "adam")
+    if isinstance(optimizer, str):
+        name = "Adam" if optimizer.lower() == "adam" else optimizer
+        known = isinstance(getattr(torch.optim, name, None), type) and issubclass(getattr(torch.optim, name),
+                                                                                 torch.optim.Optimizer)
+        require(known, "optimizer", "a torch.optim optimizer name, e.g. adam, Adam, SGD, AdamW", optimizer)
+    loss = params.get("loss", "binary_crossentropy")
+    if isinstance(loss, str) and loss not in LOSS_ALIASES:
+        require(callable(getattr(torch.nn.functional, loss, None)), "loss",
+                f"one of {', '.join(LOSS_ALIASES)} or a torch.nn.functional loss name", loss)
 
 
 def _looks_numeric(text):

@@ -7,6 +7,7 @@ BaseModel's BARS protocol (monitor, lr x0.1 on plateau, early stop, best checkpo
 evaluate valid and test, and append one result line to ``<config folder name>.csv``.
 """
 import gc
+import inspect
 import logging
 import os
 import sys
@@ -18,10 +19,11 @@ import fuxictr
 import torch
 
 from . import __version__, distributed
-from .config import DEFAULT_PARAMS, check_data_params, check_training_params, load_params
+from .config import DEFAULT_PARAMS, check_data_params, check_training_params, check_unknown_keys, load_params
 from .data.dataset import check_dataset, make_loaders, prepare_data, relocate_data_root
 from .models.checked_model import count_parameters
 from .registry import get_model_class
+from .safe_files import append_line, check_output_path
 
 
 def setup_logging(params):
@@ -60,9 +62,16 @@ def resolve_params(config_dir, expid, gpu=-1, overrides=None, data_root=None, ma
     check_training_params(params)
     if hasattr(model_class, "check_params"):
         model_class.check_params(params)
+    check_unknown_keys(params, constructor_keys(model_class))
     check_data_params(params)
     check_dataset(params)
     return params, model_class
+
+
+def constructor_keys(model_class):
+    """The keyword arguments ``model_class`` and its bases name (what it reads)."""
+    return {name for cls in model_class.__mro__ if "__init__" in vars(cls)
+            for name in inspect.signature(cls.__init__).parameters}
 
 
 def cap_epochs(epochs, max_epochs):
@@ -89,12 +98,15 @@ def format_metrics(metrics):
 
 
 def append_result_line(result_csv, expid, dataset_id, valid_result, test_result):
-    """One line in FuxiCTR's result format, appended (earlier lines are never touched)."""
-    line = (f" {datetime.now().strftime('%Y%m%d-%H%M%S')},[command] python {' '.join(sys.argv)},"
-            f"[exp_id] {expid},[dataset_id] {dataset_id},[train] N.A.,"
-            f"[val] {format_metrics(valid_result)},[test] {format_metrics(test_result)}\n")
-    with open(result_csv, "a") as handle:
-        handle.write(line)
+    """One line in FuxiCTR's result format, appended atomically (earlier lines are never touched)."""
+    append_line(result_csv, f" {datetime.now().strftime('%Y%m%d-%H%M%S')},[command] python {' '.join(sys.argv)},"
+                            f"[exp_id] {expid},[dataset_id] {dataset_id},[train] N.A.,"
+                            f"[val] {format_metrics(valid_result)},[test] {format_metrics(test_result)}")
+
+
+def default_result_csv(config_dir):
+    """FuxiCTR's result file: ``<config folder name>.csv`` in the current folder."""
+    return Path(config_dir).name.replace(".yaml", "") + ".csv"
 
 
 def run_experiment(config_dir, expid, gpu=-1, overrides=None, result_csv=None, data_root=None, max_epochs=None):
@@ -114,6 +126,9 @@ def run_experiment(config_dir, expid, gpu=-1, overrides=None, result_csv=None, d
     then only rank 0 returns the dict, the other ranks return None.
     """
     params, model_class = resolve_params(config_dir, expid, gpu, overrides, data_root, max_epochs)
+    result_csv = result_csv or default_result_csv(config_dir)
+    check_output_path(result_csv, "--result-csv")
+    check_output_path(params["model_root"], "model_root", is_folder=True)
     processes = distributed.launched_world_size()
     if processes == 1:
         return _train_and_evaluate(params, model_class, config_dir, expid, result_csv)
@@ -177,8 +192,6 @@ def _train_and_evaluate(params, model_class, config_dir, expid, result_csv):
 
     if not main:
         return None
-    if result_csv is None:
-        result_csv = Path(config_dir).name.replace(".yaml", "") + ".csv"
     append_result_line(result_csv, expid, params["dataset_id"], valid_result, test_result)
     return {
         "expid": expid, "model": params["model"], "dataset_id": params["dataset_id"],

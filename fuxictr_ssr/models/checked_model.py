@@ -86,6 +86,23 @@ class CheckedModel(BaseModel):
         self.reset_parameters()
         self.model_to_device()
 
+    def compute_loss(self, return_dict, y_true):
+        """BaseModel's training loss, stopped with a named error when a prediction or the loss is
+        not finite (BCE would otherwise fail later with "all elements of input should be between 0
+        and 1", or train on NaN)."""
+        if not torch.isfinite(return_dict["y_pred"]).all():
+            self.stop_on_non_finite("the predictions")
+        loss = super().compute_loss(return_dict, y_true)
+        if not torch.isfinite(loss):
+            self.stop_on_non_finite(f"the training loss ({loss.item()})")
+        return loss
+
+    def stop_on_non_finite(self, what):
+        where = f"epoch {getattr(self, '_epoch_index', 0) + 1}, batch {getattr(self, '_batch_index', 0) + 1}"
+        raise ValueError(f"{what} became non-finite at {where}: likely causes are a learning_rate too high, "
+                         "inf/NaN or huge values in a numeric input column (the data check names them), or an "
+                         "invalid numeric setting such as a non-positive eps")
+
     def eval_step(self):
         """BaseModel's validation step (validate, then checkpoint / early stop / lr decision), with
         the BatchNorm check before the decision."""

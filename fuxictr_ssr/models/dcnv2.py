@@ -68,6 +68,7 @@ class DCNv2(CheckedModel):
     @classmethod
     def check_model_params(cls, p):
         require_choice(p, "model_structure", STRUCTURES)
+        require(isinstance(p["batch_norm"], bool), "batch_norm", "true or false", p["batch_norm"])
         require_positive_int(p, "num_cross_layers")
         if p["model_structure"] in ("parallel", "stacked_parallel"):
             require_int_list(p, "parallel_dnn_hidden_units")

@@ -1,6 +1,6 @@
 from fuxictr.pytorch.layers import FactorizationMachine, FeatureEmbedding, MLP_Block
 
-from ..config import require_int_list
+from ..config import require, require_int_list
 from ..registry import register_model
 from .checked_model import CheckedModel, flattened_embedding_dim
 
@@ -40,6 +40,7 @@ class DeepFM(CheckedModel):
     @classmethod
     def check_model_params(cls, p):
         require_int_list(p, "hidden_units")
+        require(isinstance(p["batch_norm"], bool), "batch_norm", "true or false", p["batch_norm"])
 
     def forward(self, inputs):
         X = self.get_inputs(inputs)

@@ -1,6 +1,6 @@
 from fuxictr.pytorch.layers import FeatureEmbedding, MLP_Block
 
-from ..config import require_int_list
+from ..config import require, require_int_list
 from ..registry import register_model
 from .checked_model import CheckedModel, flattened_embedding_dim
 
@@ -36,6 +36,7 @@ class DNN(CheckedModel):
     @classmethod
     def check_model_params(cls, p):
         require_int_list(p, "hidden_units")
+        require(isinstance(p["batch_norm"], bool), "batch_norm", "true or false", p["batch_norm"])
 
     def forward(self, inputs):
         X = self.get_inputs(inputs)

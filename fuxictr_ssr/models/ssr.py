@@ -102,6 +102,11 @@ class SSR(CheckedModel):
                     key, "an integer >= 0", value)
         require(p["filter_seed"] is None or isinstance(p["filter_seed"], int), "filter_seed",
                 "an integer or null", p["filter_seed"])
+        require(isinstance(p["ics_gate"], bool), "ics_gate", "true or false", p["ics_gate"])
+        for key in ("alpha_init", "gamma_init"):
+            require(is_number(p[key]), key, "a number", p[key])
+        require(is_number(p["layer_norm_eps"]) and p["layer_norm_eps"] > 0, "layer_norm_eps", "a number > 0",
+                p["layer_norm_eps"])
 
     def validate(self):
         """The validation metrics, plus the ICS diagnostics of SSR-D layers in the log."""

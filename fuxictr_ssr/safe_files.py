@@ -1,0 +1,50 @@
+"""Writing results so that a crash (``kill -9`` included) never leaves a half-written record that
+breaks a later run, and checking output locations before any work starts."""
+import json
+import os
+
+
+def append_line(path, line):
+    """Append one complete line with a single ``write`` on an ``O_APPEND`` descriptor, then fsync.
+
+    A write to a regular file is not cut short by a signal, so a killed process leaves the line
+    whole or absent. A file that does not end with a newline (a line torn by a crash of an older
+    writer, or by a full disk) gets one first, so the new line never merges with the torn one.
+    """
+    if not line.endswith("\n"):
+        line += "\n"
+    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        size = os.fstat(descriptor).st_size
+        if size:
+            with open(path, "rb") as handle:
+                handle.seek(size - 1)
+                if handle.read(1) != b"\n":
+                    line = "\n" + line
+        os.write(descriptor, line.encode())
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def write_json(path, content):
+    """Write ``content`` as JSON through a temporary file and a rename: readers see all or nothing."""
+    temporary = path + ".tmp"
+    with open(temporary, "w") as handle:
+        json.dump(content, handle, indent=2)
+    os.replace(temporary, path)
+
+
+def check_output_path(path, key, is_folder=False):
+    """Raise ``ValueError`` naming ``key`` unless ``path`` (a file, or a folder with ``is_folder``)
+    can be written: its folder exists or can be made, and nothing in the way is a plain file."""
+    folder = path if is_folder else (os.path.dirname(os.path.abspath(path)) or ".")
+    if not is_folder and os.path.isdir(path):
+        raise ValueError(f"{key}: {path!r} is a folder; expected a file path")
+    probe = os.path.abspath(folder)
+    while not os.path.exists(probe):
+        probe = os.path.dirname(probe)
+    if not os.path.isdir(probe):
+        raise ValueError(f"{key}: cannot write under {path!r}: {probe!r} is a file, not a folder")
+    if not os.access(probe, os.W_OK):
+        raise ValueError(f"{key}: cannot write under {path!r}: {probe!r} is not writable")
