@@ -23,8 +23,8 @@ from datetime import datetime, timezone
 import numpy as np
 from scipy import stats
 
-from .config import DATA_LOCATION_KEYS, DEFAULT_PARAMS, config_files, load_params, read_yaml
-from .runner import cap_epochs, resolve_params
+from .config import DATA_LOCATION_KEYS, DEFAULT_PARAMS, cap_epochs, config_files, load_params, read_yaml
+from .runner import resolve_params
 from .safe_files import append_line, check_output_path
 
 RESULT_COLUMNS = ["expid", "model", "seed", "config_hash", "valid_AUC", "valid_logloss", "test_AUC", "test_logloss",

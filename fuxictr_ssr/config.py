@@ -67,6 +67,12 @@ def check_unknown_keys(params, model_keys):
         print(f"warning: {message} (strict_keys: true makes this an error)", file=sys.stderr)
 
 
+def cap_epochs(epochs, max_epochs):
+    if not isinstance(max_epochs, int) or isinstance(max_epochs, bool) or max_epochs < 1:
+        raise ValueError(f"--max-epochs: expected a positive integer, got {max_epochs!r}")
+    return min(epochs, max_epochs) if isinstance(epochs, int) else epochs  # a bad epochs is named later
+
+
 def data_format(params):
     return params.get("data_format", DEFAULT_PARAMS["data_format"])
 

@@ -8,6 +8,7 @@ model_zoo convention of a local ``src`` package (``getattr(src, name)``). :func:
 builds a model from a params dict without reading any data (as timm's ``create_model``).
 """
 import importlib
+import inspect
 import sys
 from importlib.metadata import entry_points
 
@@ -86,3 +87,9 @@ def create_model(params, feature_map=None):
         from .data.dataset import feature_map_from_config
         feature_map = feature_map_from_config(params)
     return get_model_class(params["model"])(feature_map, **{**DEFAULT_PARAMS, "gpu": -1, **params})
+
+
+def constructor_keys(model_class):
+    """The keyword arguments ``model_class`` and its bases name (what it reads)."""
+    return {name for cls in model_class.__mro__ if "__init__" in vars(cls)
+            for name in inspect.signature(cls.__init__).parameters}

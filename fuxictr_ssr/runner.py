@@ -7,7 +7,6 @@ BaseModel's BARS protocol (monitor, lr x0.1 on plateau, early stop, best checkpo
 evaluate valid and test, and append one result line to ``<config folder name>.csv``.
 """
 import gc
-import inspect
 import logging
 import os
 import sys
@@ -19,10 +18,11 @@ import fuxictr
 import torch
 
 from . import __version__, distributed
-from .config import DEFAULT_PARAMS, check_data_params, check_training_params, check_unknown_keys, load_params
+from .config import (DEFAULT_PARAMS, cap_epochs, check_data_params, check_training_params, check_unknown_keys,
+                     load_params)
 from .data.dataset import check_dataset, make_loaders, prepare_data, relocate_data_root
 from .models.checked_model import count_parameters
-from .registry import get_model_class
+from .registry import constructor_keys, get_model_class
 from .safe_files import append_line, check_output_path
 
 
@@ -66,18 +66,6 @@ def resolve_params(config_dir, expid, gpu=-1, overrides=None, data_root=None, ma
     check_data_params(params)
     check_dataset(params)
     return params, model_class
-
-
-def constructor_keys(model_class):
-    """The keyword arguments ``model_class`` and its bases name (what it reads)."""
-    return {name for cls in model_class.__mro__ if "__init__" in vars(cls)
-            for name in inspect.signature(cls.__init__).parameters}
-
-
-def cap_epochs(epochs, max_epochs):
-    if not isinstance(max_epochs, int) or isinstance(max_epochs, bool) or max_epochs < 1:
-        raise ValueError(f"--max-epochs: expected a positive integer, got {max_epochs!r}")
-    return min(epochs, max_epochs) if isinstance(epochs, int) else epochs  # a bad epochs is named later
 
 
 def record_best_epoch(model):
