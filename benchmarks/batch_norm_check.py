@@ -21,13 +21,16 @@ CHECK = re.compile(r"BatchNorm check: validation AUC ([0-9.]+) with running stat
 
 
 def read_checks(results_dir):
-    """``{(expid, seed): [(eval AUC, batch AUC), ...]}`` in validation order."""
+    """``{(expid, seed): [(eval AUC, batch AUC), ...]}`` in validation order, for the finished runs
+    (those with a row in ``results.csv``; a log of a run still training is left out)."""
+    from fuxictr_ssr.bench import read_results
+    finished = {(r["expid"], int(r["seed"])) for r in read_results(os.path.join(results_dir, "results.csv"))}
     checks = {}
     for path in sorted(glob.glob(os.path.join(results_dir, "checkpoints", "seed_*", "*", "*.log"))):
         seed = int(path.split(os.sep)[-3].split("_", 1)[1])
         expid = os.path.basename(path)[: -len(".log")]
         found = [(float(a), float(b)) for a, b in CHECK.findall(open(path).read())]
-        if found:
+        if found and (expid, seed) in finished:
             checks[(expid, seed)] = found
     return checks
 

@@ -14,6 +14,7 @@ import pytest
 import torch
 from torch import nn
 
+from fuxictr_ssr.bench import append_result, result_row
 from fuxictr_ssr.data import SyntheticSpec
 from fuxictr_ssr.layers import EmbeddingNorm, WarmStartBatchNorm1d
 from fuxictr_ssr.registry import create_model
@@ -87,6 +88,7 @@ def few_steps_runs(tmp_path_factory):
         seed_dir = tmp_path / "bench" / "checkpoints" / "seed_2021" / "gen"
         seed_dir.mkdir(parents=True, exist_ok=True)
         shutil.copy(tmp_path / "checkpoints" / "gen" / f"{expid}.log", seed_dir)
+        append_result(str(tmp_path / "bench" / "results.csv"), result_row(result, "fingerprint"))
     return tmp_path / "bench", runs
 
 
@@ -118,6 +120,14 @@ def test_report_script_tabulates_the_checks_of_every_run(few_steps_runs):
     subprocess.run([sys.executable, script, "--results", str(bench_dir), "--out", str(out)], check=True,
                    capture_output=True, text=True, timeout=120)
     report = out.read_text()
-    for expid, (_, _, checks) in runs.items():
+    for expid, (result, _, checks) in runs.items():
         for k, (running, batch) in enumerate(checks, start=1):
             assert f"| {expid} | {k} | 1 | {running:.6f} | {batch:.6f} | {batch - running:+.6f} |" in report
+        assert f"| {expid} | 2021 | {result['best_epoch']} | {result['epochs_run']} |" in report
+    # a run without a results row (still training) is left out
+    unfinished = bench_dir / "checkpoints" / "seed_7" / "gen"
+    unfinished.mkdir(parents=True)
+    shutil.copy(bench_dir / "checkpoints" / "seed_2021" / "gen" / "SSR_D_warm.log", unfinished)
+    again = subprocess.run([sys.executable, script, "--results", str(bench_dir)], check=True, capture_output=True,
+                           text=True, timeout=120).stdout
+    assert "| SSR_D_warm | 1 | 1 |" in again
