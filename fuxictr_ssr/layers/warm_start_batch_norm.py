@@ -6,9 +6,10 @@ class WarmStartBatchNorm1d(nn.BatchNorm1d):
 
     torch's running averages start from a prior (mean 0, variance 1) and move by ``momentum`` per
     batch, so after n batches the prior still weighs ``(1 - momentum)^n``. Field embeddings start
-    tiny (fuxictr draws them from N(0, 1e-4^2)) and stay small under an embedding regulariser, with a
-    variance of 1e-8 to 1e-4: for the first ~100 batches the prior's variance of 1 dominates the
-    running estimate, and eval mode then scores a model that does not exist. Here the n-th training
+    tiny (fuxictr draws them from N(0, 1e-4^2), variance 1e-8) and stay small under an embedding
+    regulariser: until ``(1 - momentum)^n`` is well below their variance, tens to hundreds of
+    batches, the prior's variance of 1 dominates the running estimate, and eval mode then scores a
+    model that does not exist. Here the n-th training
     batch moves the running statistics by
 
     .. math::
