@@ -36,8 +36,8 @@ def read_checks(results_dir):
 
 
 def validation_table(checks, first=4):
-    lines = [f"| expid | validation (epoch) | seeds | AUC, running statistics | AUC, batch statistics | "
-             f"mean gap | largest gap |", "|---|---|---|---|---|---|---|"]
+    lines = ["| expid | validation (epoch) | seeds | AUC, running statistics | AUC, batch statistics | "
+             "mean gap | largest gap |", "|---|---|---|---|---|---|---|"]
     for expid in sorted({e for e, _ in checks}):
         runs = [v for (e, _), v in checks.items() if e == expid]
         for k in range(min(first, max(len(r) for r in runs))):
