@@ -23,7 +23,7 @@ setup(
         # build streams csv chunks with LazyFrame.collect_batches
         "polars>=1.34,<2",
     ],
-    extras_require={"test": ["pytest", "matplotlib"], "plot": ["matplotlib"]},
+    extras_require={"test": ["pytest", "matplotlib", "optuna"], "plot": ["matplotlib"], "tune": ["optuna", "matplotlib"]},
     entry_points={
         "console_scripts": ["fuxictr-ssr=fuxictr_ssr.cli:main"],
         "fuxictr.models": [f"{name}=fuxictr_ssr.models:{name}" for name in MODELS],

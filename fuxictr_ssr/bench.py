@@ -56,10 +56,12 @@ PUBLISHED_LEADERS = {
 MIN_AUC_GAP, SIGNIFICANCE, MIN_SEEDS_FOR_TEST = 1e-3, 0.05, 3
 
 
-# Keys that say where things are or how much is printed, not what is trained. data_format only
+# Keys that say where things are, how much is printed or how a setting was chosen, not what is
+# trained. data_format only
 # picks the store of the encoded splits: csv -> parquet (fuxictr) and csv -> h5 (ours) hold the
 # same encoding, read back in the same row order (tests/test_h5_store.py).
-NOT_FINGERPRINTED = {"seed", "gpu", "model_root", "verbose", "log_to_console", "num_workers", *DATA_LOCATION_KEYS}
+NOT_FINGERPRINTED = {"seed", "gpu", "model_root", "verbose", "log_to_console", "num_workers", "tuning",
+                     *DATA_LOCATION_KEYS}
 
 
 def config_fingerprint(params):
@@ -74,13 +76,14 @@ def config_fingerprint(params):
 
 def current_fingerprints(config_dir, expids, max_epochs=None):
     """Each experiment's fingerprint, with ``epochs`` capped at ``max_epochs`` as the runs see it."""
-    fingerprints = {}
-    for expid in expids:
-        params = {**DEFAULT_PARAMS, **load_params(config_dir, expid)}
-        if max_epochs is not None:
-            params["epochs"] = cap_epochs(params["epochs"], max_epochs)
-        fingerprints[expid] = config_fingerprint(params)
-    return fingerprints
+    return {expid: config_fingerprint(experiment_params(config_dir, expid, max_epochs)) for expid in expids}
+
+
+def experiment_params(config_dir, expid, max_epochs=None):
+    params = {**DEFAULT_PARAMS, **load_params(config_dir, expid)}
+    if max_epochs is not None:
+        params["epochs"] = cap_epochs(params["epochs"], max_epochs)
+    return params
 
 
 def list_expids(config_dir):
@@ -89,6 +92,20 @@ def list_expids(config_dir):
     for path in config_files(config_dir, "model_config"):
         expids += [key for key in read_yaml(path) if key != "Base"]
     return expids
+
+
+def folders_of(config_dirs):
+    """``{expid: config folder}`` over several folders; an experiment id defined in two is an error
+    (its rows could not be told apart)."""
+    folders = {}
+    for config_dir in config_dirs:
+        if not os.path.isdir(config_dir):
+            raise ValueError(f"--config: config folder {config_dir!r} does not exist")
+        for expid in list_expids(config_dir):
+            if expid in folders:
+                raise ValueError(f"--config: experiment {expid!r} is defined in both {folders[expid]} and {config_dir}")
+            folders[expid] = config_dir
+    return folders
 
 
 def read_results(path, warn=None):
@@ -251,26 +268,31 @@ def current_rows(rows, fingerprints):
     return [r for r in rows if fingerprints.get(r["expid"]) == r.get("config_hash")]
 
 
-def write_leaderboard(path, dataset, rows, command, stale=0):
+def write_leaderboard(path, dataset, rows, command, stale=0, tuning=None):
+    """``tuning``: each experiment's ``tuning`` label (how its setting was chosen; "untuned" where
+    the config gives none)."""
     summary = summarise(rows)
+    tuning = tuning or {}
     seeds = sorted({int(r["seed"]) for r in rows})
     lines = [f"# {dataset} leaderboard", "",
              f"Machine: {machine_description(rows)}.  ",
              f"Seeds: {', '.join(map(str, seeds))}.  ",
              f"Command: `{command}`", "",
              "Mean +- sample std over seeds (the value itself for one seed); sorted by mean test AUC. "
-             "Params = non-embedding parameters."
+             "Params = non-embedding parameters. Tuning: how the experiment's setting was chosen (its config's "
+             "`tuning` key; `fuxictr-ssr tune` writes \"tuned: N trials\")."
              + (f" ({stale} rows of earlier configs in results.csv are left out.)" if stale else ""), "",
-             "| rank | expid | model | seeds | test AUC | test logloss | valid AUC | params | best epoch | train s "
+             "| rank | expid | model | tuning | seeds | test AUC | test logloss | valid AUC | params | best epoch | train s "
              "| vs best other | p (Welch) | verdict |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     def mean_std(stat, runs):
         return f"{stat[0]:.6f} +- {stat[1]:.6f}" if runs > 1 else f"{stat[0]:.6f}"
 
     for rank, s in enumerate(summary, start=1):
         gap = "-" if s["gap"] is None else f"{s['gap']:+.6f} ({s['best_other']})"
         p_value = "-" if s["p_value"] is None else f"{s['p_value']:.3g}"
-        lines.append(f"| {rank} | {s['expid']} | {s['model']} | {s['seeds']} | {mean_std(s['test_AUC'], s['seeds'])} "
+        lines.append(f"| {rank} | {s['expid']} | {s['model']} | {tuning.get(s['expid'], 'untuned')} | {s['seeds']} "
+                     f"| {mean_std(s['test_AUC'], s['seeds'])} "
                      f"| {mean_std(s['test_logloss'], s['seeds'])} | {s['valid_AUC'][0]:.6f} "
                      f"| {s['params']:,} | {s['best_epoch']:.1f} | {s['train_time_s']:.0f} "
                      f"| {gap} | {p_value} | {s['verdict']} |")
@@ -304,37 +326,46 @@ def run_benchmark(config_dir, seeds, out_dir, expids=None, gpu=-1, data_root=Non
                   title=None, report_only=False, nproc=1, max_epochs=None):
     """Run every (expid, seed) not yet in ``<out_dir>/results.csv``; return the current rows.
 
-    ``title`` names the leaderboard (default: the config folder's name, e.g. ``Frappe_x1``);
-    ``report_only`` rewrites the leaderboard from the rows there and runs nothing; ``nproc``
-    trains each run data-parallel in that many processes (one GPU each from ``gpu`` on, or CPU);
-    ``max_epochs`` caps every experiment's ``epochs`` (part of each row's fingerprint)."""
-    config_dir = config_dir.rstrip("/")
+    ``config_dir`` is one config folder or a list of them (e.g. a benchmark folder and the chosen
+    points of ``fuxictr-ssr tune``), every experiment id defined once among them; ``title`` names
+    the leaderboard (default: the first folder's name, e.g. ``Frappe_x1``); ``report_only``
+    rewrites the leaderboard from the rows there and runs nothing; ``nproc`` trains each run
+    data-parallel in that many processes (one GPU each from ``gpu`` on, or CPU); ``max_epochs``
+    caps every experiment's ``epochs`` (part of each row's fingerprint)."""
+    config_dirs = [d.rstrip("/") for d in ([config_dir] if isinstance(config_dir, str) else config_dir)]
     if not isinstance(nproc, int) or nproc < 1:
         raise ValueError(f"--nproc: expected a positive integer, got {nproc!r}")
-    expids, seeds = _unique(expids or list_expids(config_dir), "--expids", log), _unique(seeds, "--seeds", log)
+    folders = folders_of(config_dirs)
+    expids, seeds = _unique(expids or list(folders), "--expids", log), _unique(seeds, "--seeds", log)
+    missing = [expid for expid in expids if expid not in folders]
+    if missing:
+        raise ValueError(f"--expids: {', '.join(missing)} not found in {', '.join(config_dirs)}; "
+                         f"available: {', '.join(folders) or '(none)'}")
     check_output_path(out_dir, "--out", is_folder=True)
     for expid in expids:  # every config and data error before the first run starts
-        resolve_params(config_dir, expid, gpu=gpu, data_root=data_root, overrides={"seed": seeds[0]},
+        resolve_params(folders[expid], expid, gpu=gpu, data_root=data_root, overrides={"seed": seeds[0]},
                        max_epochs=max_epochs)
-    fingerprints = current_fingerprints(config_dir, list_expids(config_dir), max_epochs)
+    params = {expid: experiment_params(folder, expid, max_epochs) for expid, folder in folders.items()}
+    fingerprints = {expid: config_fingerprint(p) for expid, p in params.items()}
+    tuning = {expid: p.get("tuning", "untuned") for expid, p in params.items()}
     os.makedirs(out_dir, exist_ok=True)
     results_csv = os.path.join(out_dir, "results.csv")
     done = {(r["expid"], int(r["seed"])) for r in current_rows(read_results(results_csv), fingerprints)}
     plan = [(expid, seed) for expid in expids for seed in seeds]
     todo = [item for item in plan if item not in done]
     log(f"{len(plan)} runs ({len(expids)} experiments x {len(seeds)} seeds); {len(plan) - len(todo)} already in {results_csv}")
-    dataset = title or os.path.basename(config_dir)
+    dataset = title or os.path.basename(config_dirs[0])
     if report_only:
         todo = []
     for number, (expid, seed) in enumerate(todo, start=1):
         log(f"[{number}/{len(todo)}] {expid} seed {seed}")
         start = time.perf_counter()
-        result = run_one(config_dir, expid, seed, gpu, out_dir, data_root, log, nproc, max_epochs)
+        result = run_one(folders[expid], expid, seed, gpu, out_dir, data_root, log, nproc, max_epochs)
         append_result(results_csv, result_row(result, fingerprints[expid]))
         log(f"    test AUC {result['test']['AUC']:.6f}, logloss {result['test']['logloss']:.6f} "
             f"({time.perf_counter() - start:.0f} s)")
-        update_leaderboard(out_dir, dataset, results_csv, fingerprints, command)
-    return update_leaderboard(out_dir, dataset, results_csv, fingerprints, command)
+        update_leaderboard(out_dir, dataset, results_csv, fingerprints, command, tuning)
+    return update_leaderboard(out_dir, dataset, results_csv, fingerprints, command, tuning)
 
 
 def _unique(values, option, log):
@@ -345,11 +376,11 @@ def _unique(values, option, log):
     return unique
 
 
-def update_leaderboard(out_dir, dataset, results_csv, fingerprints, command):
+def update_leaderboard(out_dir, dataset, results_csv, fingerprints, command, tuning=None):
     """Rewrite leaderboard.md from the current rows; return them."""
     rows = read_results(results_csv)
     current = current_rows(rows, fingerprints)
     if current:
         write_leaderboard(os.path.join(out_dir, "leaderboard.md"), dataset, current, command,
-                          stale=len(rows) - len(current))
+                          stale=len(rows) - len(current), tuning=tuning)
     return current

@@ -95,6 +95,14 @@ def command_scale(args):
     print(f"Results: {os.path.join(out_dir, 'scaling.csv')}, {os.path.join(out_dir, 'scaling.png')}")
 
 
+def command_tune(args):
+    from .tune import run_tune
+    seeds = parse_seeds(args.seeds)
+    run_tune(args.config, out_dir=args.out, gpu=args.gpu, max_trials=args.max_trials, sampler=args.sampler,
+             seeds=seeds, search_seed=args.search_seed, search_only=args.search_only, final_out=args.final_out,
+             data_root=args.data_root, max_epochs=args.max_epochs, command="fuxictr-ssr " + " ".join(sys.argv[1:]))
+
+
 def command_prepare(args):
     from .data.prepare import prepare
     paths = prepare(args.dataset, args.source, args.out, verify_md5=not args.no_verify, copy=args.copy)
@@ -170,6 +178,21 @@ def build_parser():
     scale.add_argument("--max-epochs", type=int, help="cap every size's epochs (early stopping still applies)")
     scale.add_argument("--report-only", action="store_true", help="write scaling.csv/png from the runs done; run nothing")
     scale.set_defaults(handler=command_scale)
+
+    tune = commands.add_parser("tune", help="search a FuxiCTR tuner config, choose on validation, rerun the best")
+    tune.add_argument("--config", required=True, help="FuxiCTR tuner config (base_config, base_expid, tuner_space)")
+    tune.add_argument("--gpu", type=int, default=-1)
+    tune.add_argument("--max-trials", type=int, help="budget: a seeded random subset of the grid (default: all of it)")
+    tune.add_argument("--sampler", default="grid", help="grid (default) or tpe (Optuna; pip install '.[tune]')")
+    tune.add_argument("--seeds", default=",".join(map(str, BARS_SEEDS)),
+                      help="seeds the chosen point reruns with (default BARS's five)")
+    tune.add_argument("--search-seed", type=int, help="the trials' seed (default: the tuner config's seed)")
+    tune.add_argument("--search-only", action="store_true", help="stop after choosing; no final reruns")
+    tune.add_argument("--out", help="default: the tuner file's path without .yaml (as FuxiCTR)")
+    tune.add_argument("--final-out", help="results folder of the final reruns (default <out>/final)")
+    tune.add_argument("--data-root", help="where the dataset's files are (replaces data_root)")
+    tune.add_argument("--max-epochs", type=int, help="cap every run's epochs (early stopping still applies)")
+    tune.set_defaults(handler=command_tune)
 
     sparsity = commands.add_parser("sparsity", help="implicit-sparsity report of a trained checkpoint")
     sparsity.add_argument("--checkpoint", required=True)

@@ -50,7 +50,8 @@ RUN_KEYS = ("model", "dataset_id", "model_id", "gpu", "model_root", "seed", "ver
             "early_stop_patience", "save_best_only", "eval_steps", "reduce_lr_on_plateau", "max_gradient_norm",
             "embedding_regularizer", "net_regularizer", "data_loader", "block_rows", "prefetch", "log_to_console",
             "distributed_timeout", "group_id", "streaming", "rebuild_dataset", "data_block_size", "strict_keys",
-            "debug_mode", "use_features", "pickle_feature_encoder", "feature_specs", "feature_config")
+            "debug_mode", "use_features", "pickle_feature_encoder", "feature_specs", "feature_config",
+            "tuning")
 
 
 def check_unknown_keys(params, model_keys):
@@ -115,6 +116,13 @@ def read_yaml(path):
 
 def load_params(config_dir, expid):
     """Merge ``Base``, the experiment block and its dataset block into one params dict."""
+    params = load_experiment(config_dir, expid)
+    params.update(load_dataset_block(config_dir, params["dataset_id"]))
+    return params
+
+
+def load_experiment(config_dir, expid):
+    """``Base`` merged with the experiment block (``model_id`` set; the dataset block not merged)."""
     if not os.path.isdir(config_dir):
         raise ValueError(f"--config: config folder {config_dir!r} does not exist")
     model_files = config_files(config_dir, "model_config")
@@ -143,8 +151,6 @@ def load_params(config_dir, expid):
     for key in REQUIRED_KEYS:
         if not params.get(key):
             raise ValueError(f"{key}: missing in experiment {expid!r} (and in Base) of {config_dir!r}")
-    dataset_params = load_dataset_block(config_dir, params["dataset_id"])
-    params.update(dataset_params)
     return params
 
 

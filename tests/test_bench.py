@@ -72,7 +72,7 @@ def test_interrupted_benchmark_keeps_finished_runs_and_resumes(suite, tmp_path, 
 
 
 def test_config_errors_stop_the_benchmark_before_any_run(suite, tmp_path):
-    with pytest.raises(ValueError, match="--expid: experiment 'Nope' not found"):
+    with pytest.raises(ValueError, match="--expids: Nope not found in .*available: DNN_gen, SSR_D_gen"):
         run_benchmark(suite, [1], str(tmp_path / "out"), expids=["DNN_gen", "Nope"], log=lambda m: None)
     assert not os.path.exists(tmp_path / "out" / "results.csv")
 
@@ -140,7 +140,7 @@ def test_leaderboard_gives_gap_welch_p_and_verdict_for_every_experiment(tmp_path
     for expid, cells in table.items():
         best_other = max((e for e in runs if e != expid), key=means.get)
         assert cells[-3] == f"{means[expid] - means[best_other]:+.6f} ({best_other})"
-        assert float(cells[4].split(" +- ")[0]) == pytest.approx(means[expid], abs=1e-6)
+        assert float(cells[5].split(" +- ")[0]) == pytest.approx(means[expid], abs=1e-6)
     p_b = stats.ttest_ind(runs["B_x"], runs["A_x"], equal_var=False).pvalue
     assert table["B_x"][-2] == f"{p_b:.3g}" and p_b < 0.05 and table["B_x"][-1].startswith("worse")
     assert table["C_x"][-1].startswith("tie")  # gap below 1e-3, whatever p
