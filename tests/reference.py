@@ -40,11 +40,14 @@ def ssr_layer_reference(layer, x):
     outputs = []
     for view in range(fusion.norm_weight.size(0)):
         h = filter_reference(layer.filter, x, view)
-        v = h
-        for dense in fusion.dense_layers:
-            v = F.gelu(v @ dense.weight[view] + dense.bias[view])
-        if len(fusion.dense_layers):
-            v = h + v
+        if hasattr(fusion, "dense"):  # the paper-text block: one GELU projection, no residual
+            v = F.gelu(h @ fusion.dense.weight[view] + fusion.dense.bias[view])
+        else:
+            v = h
+            for dense in fusion.dense_layers:
+                v = F.gelu(v @ dense.weight[view] + dense.bias[view])
+            if len(fusion.dense_layers):
+                v = h + v
         z = F.layer_norm(v, v.shape[-1:], eps=fusion.layer_norm_eps)
         outputs.append(z * fusion.norm_weight[view] + fusion.norm_bias[view])
     if layer.reduce == "concat":

@@ -26,13 +26,13 @@ def build(folder, expid, tmp_path):
     return params, count_parameters(create_model(params))[1]
 
 
-def test_suite_has_every_dataset_and_the_nine_experiments():
+def test_suite_has_every_dataset_the_nine_experiments_and_the_ssr_presets():
     assert FOLDERS == EXPECTED_FOLDERS
     for folder in FOLDERS:
         dataset_id = folder.lower()
         kinds = [expid[: -len(dataset_id) - 1] for expid in list_expids(os.path.join(BENCH_ROOT, folder))]
         assert kinds == ["DNN", "DNN_wide", "DNN_deep", "DeepFM", "DCNv2", "SSR_D", "SSR_S", "RankMixer",
-                         "WuKong"], folder
+                         "WuKong", "SSR_D_paper", "SSR_D_repo", "SSR_S_repo", "SSR_D_text"], folder
 
 
 @pytest.mark.parametrize("folder,expid", EXPIDS, ids=[f"{f}-{e}" for f, e in EXPIDS])

@@ -29,7 +29,7 @@ def edit_experiment(config_dir, expid, **changes):
     yaml.safe_dump(blocks, open(path, "w"))
 
 
-@pytest.mark.parametrize("expid", ["SSR_test", "SSRS_test"])
+@pytest.mark.parametrize("expid", ["SSR_test", "SSR_S_test"])
 def test_zoo_test_experiments_are_valid(config_dir, expid):
     params, model_class = resolve_params(config_dir, expid)
     assert model_class.__name__ == "SSR" and params["model_id"] == expid

@@ -158,6 +158,8 @@ LAYER_CASES = [
     dict(filter_type="static", reduce="mean", fusion_layers=0),
     dict(filter_type="ics", reduce="concat", fusion_layers=1, gate=True),
     dict(filter_type="ics", reduce="mean", fusion_layers=2, gate=False),
+    dict(filter_type="ics", reduce="concat", fusion_layers=0, gate=False, block="text", expanded_dim=20),
+    dict(filter_type="static", reduce="mean", fusion_layers=0, block="text"),
 ]
 
 
@@ -171,7 +173,8 @@ def build_layer(case, input_dim=48, views=4, view_dim=12):
     return layer
 
 
-@pytest.mark.parametrize("case", LAYER_CASES, ids=lambda c: f"{c['filter_type']}-{c['reduce']}-k{c['fusion_layers']}")
+@pytest.mark.parametrize("case", LAYER_CASES,
+                         ids=lambda c: f"{c['filter_type']}-{c['reduce']}-k{c['fusion_layers']}-{c.get('block', 'gated')}")
 def test_ssr_layer_matches_per_view_reference(case):
     layer = build_layer(case)
     x = torch.randn(10, 48, requires_grad=True)
@@ -194,14 +197,17 @@ def test_ssr_layer_matches_per_view_reference(case):
 PINNED = {
     "static": [[-0.873418, -0.282586, 0.458347, 0.697657], [0.003325, 0.171703, -0.169102, -0.005925]],
     "ics": [[0.632158, -1.330128, -0.095028, 0.792998], [-0.078581, -0.535498, -0.015880, 0.629960]],
+    "ics-text": [[0.155060, 0.396179, 0.411808, -0.963047], [0.147080, 0.583800, -1.622374, 0.891495]],
 }
+TEXT_BLOCK = dict(block="text", gate=False, expanded_dim=6)
 
 
-@pytest.mark.parametrize("filter_type", ["static", "ics"])
+@pytest.mark.parametrize("filter_type", ["static", "ics", "ics-text"])
 def test_ssr_layer_pinned_output(filter_type):
     torch.manual_seed(1234)
-    layer = MultiViewSSRLayer(16, num_views=2, view_dim=4, filter_type=filter_type,
-                              reduce="mean", fusion_layers=1, filter_seed=5, ics_iterations=2)
+    layer = MultiViewSSRLayer(16, num_views=2, view_dim=4, filter_type=filter_type.split("-")[0],
+                              reduce="mean", fusion_layers=1, filter_seed=5, ics_iterations=2,
+                              **(TEXT_BLOCK if filter_type.endswith("text") else {}))
     x = torch.randn(2, 16)
     out = layer(x).detach()
     torch.testing.assert_close(out, torch.tensor(PINNED[filter_type]), rtol=1e-4, atol=1e-5)
