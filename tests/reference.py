@@ -24,10 +24,16 @@ def filter_reference(layer_filter, x, view):
     b, d_v = layer_filter.num_views, layer_filter.view_dim
     weight = layer_filter.projection.weight  # [(1 or 2) * b * d_v, d_in]
     u = x @ weight[view * d_v:(view + 1) * d_v].T
-    a = torch.relu(u)
-    for t in range(layer_filter.ics.iterations):
-        a = torch.relu(a - layer_filter.ics.alpha[t, view] * a.mean(dim=-1, keepdim=True))
-    sparse = layer_filter.ics.gamma[view] * a
+    if layer_filter.sparsifier == "ics":
+        a = torch.relu(u)
+        for t in range(layer_filter.ics.iterations):
+            a = torch.relu(a - layer_filter.ics.alpha[t, view] * a.mean(dim=-1, keepdim=True))
+        sparse = layer_filter.ics.gamma[view] * a
+    elif layer_filter.sparsifier == "topk":  # forward: the k largest per row; backward: identity
+        kept = torch.stack([row * (row >= row.sort(descending=True).values[layer_filter.top_k.k - 1]) for row in u])
+        sparse = u + (kept - u).detach()
+    else:
+        sparse = u
     if not layer_filter.gate:
         return sparse
     value = x @ weight[b * d_v + view * d_v: b * d_v + (view + 1) * d_v].T

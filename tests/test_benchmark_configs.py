@@ -13,7 +13,8 @@ from fuxictr_ssr.registry import create_model, get_model_class
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH_ROOT = os.path.join(REPO_ROOT, "benchmark_configs")
 FOLDERS = sorted(os.listdir(BENCH_ROOT))
-TUNING = [os.path.join("tuning", name) for name in sorted(os.listdir(os.path.join(REPO_ROOT, "tuning")))]
+TUNING = [os.path.join(kind, name) for kind in ("tuning", "paper_experiments")
+          for name in sorted(os.listdir(os.path.join(REPO_ROOT, kind)))]
 EXPECTED_FOLDERS = ["Avazu_x1", "Avazu_x4_001", "CriteoLike_synthetic", "Criteo_x1", "Criteo_x4_001",
                     "Frappe_x1", "KKBox_x1", "MovielensLatest_x1"]
 EXPIDS = [(os.path.join("benchmark_configs", folder), expid) for folder in FOLDERS

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from fuxictr_ssr.layers import (IterativeCompetitiveSparse, MultiViewSSRLayer, StaticRandomFilter,
-                                ViewwiseLinear)
+                                StraightThroughTopK, ViewwiseLinear)
 from reference import ics_reference, ssr_layer_reference
 
 TOL = dict(rtol=1e-5, atol=1e-6)
@@ -160,6 +160,8 @@ LAYER_CASES = [
     dict(filter_type="ics", reduce="mean", fusion_layers=2, gate=False),
     dict(filter_type="ics", reduce="concat", fusion_layers=0, gate=False, block="text", expanded_dim=20),
     dict(filter_type="static", reduce="mean", fusion_layers=0, block="text"),
+    dict(filter_type="topk", reduce="concat", fusion_layers=1, top_k=3),
+    dict(filter_type="dense", reduce="mean", fusion_layers=1, gate=False),
 ]
 
 
@@ -213,8 +215,29 @@ def test_ssr_layer_pinned_output(filter_type):
     torch.testing.assert_close(out, torch.tensor(PINNED[filter_type]), rtol=1e-4, atol=1e-5)
 
 
+def test_straight_through_top_k_keeps_k_and_passes_every_gradient():
+    torch.manual_seed(3)
+    top = StraightThroughTopK(view_dim=10, k=3)
+    u = torch.randn(5, 2, 10, requires_grad=True)
+    out = top(u)
+    assert ((out != 0).sum(dim=-1) == 3).all()
+    kept = out.detach().masked_fill(out == 0, float("-inf")).topk(3, dim=-1).values
+    torch.testing.assert_close(kept, u.detach().topk(3, dim=-1).values, rtol=0, atol=0)  # the 3 largest, unchanged
+    upstream = torch.randn_like(out)
+    (out * upstream).sum().backward()
+    torch.testing.assert_close(u.grad, upstream, rtol=0, atol=0)  # identity, dropped entries included
+    with pytest.raises(ValueError, match="k must be in"):
+        StraightThroughTopK(view_dim=4, k=5)
+
+
+def test_ics_without_learned_gamma_keeps_it_fixed():
+    ics = IterativeCompetitiveSparse(num_views=2, view_dim=4, iterations=2, gamma_init=1.0, learn_gamma=False)
+    assert [name for name, _ in ics.named_parameters()] == ["alpha"] and torch.equal(ics.gamma, torch.ones(2, 4))
+    assert "gamma" in ics.state_dict()
+
+
 def test_layer_rejects_unknown_filter_and_reduce():
     with pytest.raises(ValueError, match="filter_type"):
-        MultiViewSSRLayer(8, 2, 4, filter_type="topk")
+        MultiViewSSRLayer(8, 2, 4, filter_type="lsh")
     with pytest.raises(ValueError, match="reduce"):
         MultiViewSSRLayer(8, 2, 4, reduce="sum")

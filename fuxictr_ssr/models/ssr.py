@@ -14,7 +14,7 @@ from ..layers.keras_init import glorot_normal_, glorot_uniform_
 from ..registry import register_model
 from .checked_model import CheckedModel, flattened_embedding_dim
 
-FILTER_TYPES = ("static", "ics")
+FILTER_TYPES = ("static", "ics", "topk", "dense")
 WEIGHT_INITS = ("fuxictr", "authors")
 
 
@@ -38,7 +38,11 @@ class SSR(CheckedModel):
         embedding_norm_warm_start: the embedding BatchNorm's running statistics average the
             batches seen from the first (see :class:`~fuxictr_ssr.layers.WarmStartBatchNorm1d`);
             ``False``: torch's running averages from (0, 1).
-        filter_type: ``ics`` (SSR-D) | ``static`` (SSR-S).
+        filter_type: ``ics`` (SSR-D) | ``static`` (SSR-S); the paper's ablations: ``topk``
+            (straight-through top-k instead of ICS) | ``dense`` (the projection without a
+            sparsifier).
+        topk_fraction: share of each view's entries ``topk`` keeps (at least one).
+        ics_learn_gamma: ICS learns gamma; ``False`` fixes it at ``gamma_init`` ("without gamma").
         num_views: views per layer (list; its length is the depth).
         view_dims: view width per layer (list, same length).
         fusion_layers: GELU dense layers in each view's residual fusion (authors: 1 for SSR-D,
@@ -68,6 +72,7 @@ class SSR(CheckedModel):
                  alpha_init=0.1, gamma_init=1.0, ics_gate=True, head_hidden_units=(),
                  net_dropout=0.0, filter_seed=None, layer_norm_eps=1e-5, ssr_block="gated",
                  expanded_view_dims=None, filter_index_rule="torch", weight_init="fuxictr",
+                 topk_fraction=0.1, ics_learn_gamma=True,
                  embedding_regularizer=None, net_regularizer=None, **kwargs):
         self.check_params({**locals(), **kwargs})
         super().__init__(feature_map, model_id=model_id, gpu=gpu,
@@ -91,7 +96,8 @@ class SSR(CheckedModel):
                 filter_seed=filter_seed + depth if filter_index_rule == "torch" else depth + 1,
                 ics_iterations=ics_iterations, alpha_init=alpha_init, gamma_init=gamma_init,
                 gate=ics_gate, dropout=net_dropout, layer_norm_eps=layer_norm_eps, block=ssr_block,
-                expanded_dim=expanded_view_dims[depth], index_rule=filter_index_rule)
+                expanded_dim=expanded_view_dims[depth], index_rule=filter_index_rule,
+                top_k=max(1, round(topk_fraction * expanded_view_dims[depth])), learn_gamma=ics_learn_gamma)
             layers.append(layer)
             input_dim = layer.output_dim
         self.ssr_layers = nn.Sequential(*layers)
@@ -130,14 +136,17 @@ class SSR(CheckedModel):
         require_choice(p, "ssr_block", SSR_BLOCKS)
         require_choice(p, "filter_index_rule", INDEX_RULES)
         require_choice(p, "weight_init", WEIGHT_INITS)
+        require(is_number(p["topk_fraction"]) and 0 < p["topk_fraction"] <= 1, "topk_fraction", "a number in (0, 1]",
+                p["topk_fraction"])
+        require(isinstance(p["ics_learn_gamma"], bool), "ics_learn_gamma", "true or false", p["ics_learn_gamma"])
         if p["ssr_block"] == "text":
             require(not p["ics_gate"], "ics_gate", "false with ssr_block: text (the paper's block has no gate)",
                     p["ics_gate"])
         if p["expanded_view_dims"] is not None:
             require_int_list(p, "expanded_view_dims")
-            ok = (p["ssr_block"] == "text" and p["filter_type"] == "ics" and len(p["expanded_view_dims"]) ==
+            ok = (p["ssr_block"] == "text" and p["filter_type"] != "static" and len(p["expanded_view_dims"]) ==
                   len(p["view_dims"]) and all(e >= v for e, v in zip(p["expanded_view_dims"], p["view_dims"])))
-            require(ok, "expanded_view_dims", "null, or with ssr_block: text and filter_type: ics one width per "
+            require(ok, "expanded_view_dims", "null, or with ssr_block: text and a learned filter one width per "
                     "layer, each >= that layer's view_dims", p["expanded_view_dims"])
 
     def init_weights(self):
