@@ -15,8 +15,8 @@ BENCH_ROOT = os.path.join(REPO_ROOT, "benchmark_configs")
 FOLDERS = sorted(os.listdir(BENCH_ROOT))
 TUNING = [os.path.join(kind, name) for kind in ("tuning", "paper_experiments")
           for name in sorted(os.listdir(os.path.join(REPO_ROOT, kind)))]
-EXPECTED_FOLDERS = ["Avazu_x1", "Avazu_x4_001", "CriteoLike_synthetic", "Criteo_x1", "Criteo_x4_001",
-                    "Frappe_x1", "KKBox_x1", "MovielensLatest_x1"]
+EXPECTED_FOLDERS = ["Avazu_paper", "Avazu_x1", "Avazu_x4_001", "CriteoLike_synthetic", "Criteo_paper", "Criteo_x1",
+                    "Criteo_x4_001", "Frappe_x1", "KKBox_x1", "MovielensLatest_x1"]
 EXPIDS = [(os.path.join("benchmark_configs", folder), expid) for folder in FOLDERS
           for expid in list_expids(os.path.join(BENCH_ROOT, folder))]
 EXPIDS += [(folder, expid) for folder in TUNING for expid in list_expids(os.path.join(REPO_ROOT, folder))]
