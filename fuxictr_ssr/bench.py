@@ -363,8 +363,11 @@ def run_benchmark(config_dir, seeds, out_dir, expids=None, gpu=-1, data_root=Non
                          f"available: {', '.join(folders) or '(none)'}")
     check_output_path(out_dir, "--out", is_folder=True)
     for expid in expids:  # every config and data error before the first run starts
-        resolve_params(folders[expid], expid, gpu=gpu, data_root=data_root, overrides={"seed": seeds[0]},
-                       max_epochs=max_epochs)
+        resolved, _ = resolve_params(folders[expid], expid, gpu=gpu, data_root=data_root,
+                                     overrides={"seed": seeds[0]}, max_epochs=max_epochs)
+        if not resolved.get("test_data"):
+            raise ValueError(f"test_data: experiment {expid!r} of {folders[expid]} has no test split; a leaderboard "
+                             "reports test metrics (selection uses validation), so its dataset needs one")
     params = {expid: experiment_params(folder, expid, max_epochs) for expid, folder in folders.items()}
     fingerprints = {expid: config_fingerprint(p) for expid, p in params.items()}
     tuning = {expid: p.get("tuning", "untuned") for expid, p in params.items()}

@@ -104,6 +104,14 @@ def test_ics_matches_reference_outputs_and_gradients():
         torch.testing.assert_close(g_fast, g_slow, **TOL)
 
 
+def test_ics_hand_computed_example():
+    # a0 = ReLU([3, 1, -1, 0]) = [3, 1, 0, 0], mean 1 -> a1 = ReLU(a0 - 0.5) = [2.5, 0.5, 0, 0],
+    # mean 0.75 -> a2 = ReLU(a1 - 0.375) = [2.125, 0.125, 0, 0]
+    ics = IterativeCompetitiveSparse(num_views=1, view_dim=4, iterations=2, alpha_init=0.5, gamma_init=1.0)
+    out = ics(torch.tensor([[[3.0, 1.0, -1.0, 0.0]]]))
+    torch.testing.assert_close(out, torch.tensor([[[2.125, 0.125, 0.0, 0.0]]]), rtol=0, atol=0)
+
+
 def test_ics_produces_exact_zeros_beyond_relu():
     u = torch.randn(256, 3, 16)
     relu_zeros = (torch.relu(u) == 0).float().mean()
