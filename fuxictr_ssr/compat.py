@@ -7,6 +7,8 @@ and the fuxictr internals this package relies on.
   (both gone in numpy 2), and its metrics call
   ``log_loss(..., eps=1e-7)`` (gone in scikit-learn 1.5). :func:`patch_fuxictr` restores them,
   keeping BARS's logloss definition (predictions clipped to [1e-7, 1 - 1e-7]) in every release.
+  It also turns Ray's usage reporting off (``RAY_USAGE_STATS_ENABLED=0`` unless the user set it):
+  fuxictr's parquet build starts Ray, which would otherwise try to report to the network.
   :mod:`fuxictr_ssr.models` and :mod:`fuxictr_ssr.data` apply it when imported, not the package
   itself, so importing :mod:`fuxictr_ssr.layers` (pure torch) patches nothing.
 
@@ -26,6 +28,7 @@ case a fuxictr release changes them:
   ``json_file`` of the processor.
 """
 import inspect
+import os
 
 import numpy as np
 from sklearn import metrics as sklearn_metrics
@@ -40,6 +43,7 @@ def clipped_log_loss(y_true, y_pred, eps=LOGLOSS_EPS, **kwargs):
 
 def patch_fuxictr():
     """Make fuxictr 2.3.9/2.3.10 run on numpy 2 and current scikit-learn; idempotent."""
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     if not hasattr(np, "Inf"):
         np.Inf = np.inf
     if not hasattr(np, "unicode_"):  # 2.3.9's sequence padding (keras_preprocessing) reads it

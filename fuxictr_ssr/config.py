@@ -51,7 +51,7 @@ RUN_KEYS = ("model", "dataset_id", "model_id", "gpu", "model_root", "seed", "ver
             "embedding_regularizer", "net_regularizer", "data_loader", "block_rows", "prefetch", "log_to_console",
             "distributed_timeout", "group_id", "streaming", "rebuild_dataset", "data_block_size", "strict_keys",
             "debug_mode", "use_features", "pickle_feature_encoder", "feature_specs", "feature_config",
-            "tuning")
+            "tuning", "optimizer_epsilon")
 
 
 def check_unknown_keys(params, model_keys):
@@ -237,6 +237,9 @@ def check_training_params(params):
 
 
 LOSS_ALIASES = ("bce", "binary_crossentropy", "binary_cross_entropy")
+# Losses computed from the model's logit (the models here return it beside y_pred)
+LOGIT_LOSSES = ("bce_with_logits", "binary_cross_entropy_with_logits")
+OPTIMIZERS_HERE = ("keras_adam",)
 
 
 def check_optimizer_and_loss(params):
@@ -244,15 +247,16 @@ def check_optimizer_and_loss(params):
     torch.nn.functional loss), checked before any model is built."""
     import torch
     optimizer = params.get("optimizer", "adam")
-    if isinstance(optimizer, str):
+    if isinstance(optimizer, str) and optimizer.lower() not in OPTIMIZERS_HERE:
         name = "Adam" if optimizer.lower() == "adam" else optimizer
         known = isinstance(getattr(torch.optim, name, None), type) and issubclass(getattr(torch.optim, name),
                                                                                  torch.optim.Optimizer)
-        require(known, "optimizer", "a torch.optim optimizer name, e.g. adam, Adam, SGD, AdamW", optimizer)
+        require(known, "optimizer", "a torch.optim optimizer name, e.g. adam, Adam, SGD, AdamW, or keras_adam",
+                optimizer)
     loss = params.get("loss", "binary_crossentropy")
-    if isinstance(loss, str) and loss not in LOSS_ALIASES:
+    if isinstance(loss, str) and loss not in LOSS_ALIASES + LOGIT_LOSSES:
         require(callable(getattr(torch.nn.functional, loss, None)), "loss",
-                f"one of {', '.join(LOSS_ALIASES)} or a torch.nn.functional loss name", loss)
+                f"one of {', '.join(LOSS_ALIASES + LOGIT_LOSSES)} or a torch.nn.functional loss name", loss)
 
 
 def _looks_numeric(text):

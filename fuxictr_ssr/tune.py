@@ -171,13 +171,21 @@ def trial_expid(base_expid, number, point):
     return f"{base_expid}_{number:03d}_{digest}"
 
 
+class _PlainDumper(yaml.SafeDumper):
+    """YAML without anchors and aliases: a value shared by several trials is written out each time."""
+
+    def ignore_aliases(self, data):
+        return True
+
+
 def write_config_folder(folder, dataset_id, dataset_block, base, experiments, header=""):
     os.makedirs(folder, exist_ok=True)
     with open(os.path.join(folder, "dataset_config.yaml"), "w") as handle:
-        yaml.safe_dump({dataset_id: dataset_block}, handle, sort_keys=False, default_flow_style=None)
+        yaml.dump({dataset_id: dataset_block}, handle, Dumper=_PlainDumper, sort_keys=False, default_flow_style=None)
     with open(os.path.join(folder, "model_config.yaml"), "w") as handle:
         handle.write(header)
-        yaml.safe_dump({"Base": base, **experiments}, handle, sort_keys=False, default_flow_style=None)
+        yaml.dump({"Base": base, **experiments}, handle, Dumper=_PlainDumper, sort_keys=False,
+                  default_flow_style=None)
     return folder
 
 

@@ -24,10 +24,16 @@ def filter_reference(layer_filter, x, view):
     b, d_v = layer_filter.num_views, layer_filter.view_dim
     weight = layer_filter.projection.weight  # [(1 or 2) * b * d_v, d_in]
     u = x @ weight[view * d_v:(view + 1) * d_v].T
-    a = torch.relu(u)
-    for t in range(layer_filter.ics.iterations):
-        a = torch.relu(a - layer_filter.ics.alpha[t, view] * a.mean(dim=-1, keepdim=True))
-    sparse = layer_filter.ics.gamma[view] * a
+    if layer_filter.sparsifier == "ics":
+        a = torch.relu(u)
+        for t in range(layer_filter.ics.iterations):
+            a = torch.relu(a - layer_filter.ics.alpha[t, view] * a.mean(dim=-1, keepdim=True))
+        sparse = layer_filter.ics.gamma[view] * a
+    elif layer_filter.sparsifier == "topk":  # forward: the k largest per row; backward: identity
+        kept = torch.stack([row * (row >= row.sort(descending=True).values[layer_filter.top_k.k - 1]) for row in u])
+        sparse = u + (kept - u).detach()
+    else:
+        sparse = u
     if not layer_filter.gate:
         return sparse
     value = x @ weight[b * d_v + view * d_v: b * d_v + (view + 1) * d_v].T
@@ -40,11 +46,14 @@ def ssr_layer_reference(layer, x):
     outputs = []
     for view in range(fusion.norm_weight.size(0)):
         h = filter_reference(layer.filter, x, view)
-        v = h
-        for dense in fusion.dense_layers:
-            v = F.gelu(v @ dense.weight[view] + dense.bias[view])
-        if len(fusion.dense_layers):
-            v = h + v
+        if hasattr(fusion, "dense"):  # the paper-text block: one GELU projection, no residual
+            v = F.gelu(h @ fusion.dense.weight[view] + fusion.dense.bias[view])
+        else:
+            v = h
+            for dense in fusion.dense_layers:
+                v = F.gelu(v @ dense.weight[view] + dense.bias[view])
+            if len(fusion.dense_layers):
+                v = h + v
         z = F.layer_norm(v, v.shape[-1:], eps=fusion.layer_norm_eps)
         outputs.append(z * fusion.norm_weight[view] + fusion.norm_bias[view])
     if layer.reduce == "concat":

@@ -77,6 +77,18 @@ def test_config_errors_stop_the_benchmark_before_any_run(suite, tmp_path):
     assert not os.path.exists(tmp_path / "out" / "results.csv")
 
 
+def test_a_dataset_without_test_split_is_named_before_any_run(suite, tmp_path):
+    import yaml
+    path = os.path.join(suite, "dataset_config.yaml")
+    blocks = yaml.safe_load(open(path))
+    for block in blocks.values():
+        block.pop("test_data")
+    yaml.safe_dump(blocks, open(path, "w"))
+    with pytest.raises(ValueError, match="test_data: experiment 'DNN_gen' of .* has no test split"):
+        run_benchmark(suite, [1], str(tmp_path / "out"), log=lambda m: None)
+    assert not os.path.exists(tmp_path / "out" / "results.csv")
+
+
 def test_summary_statistics_and_order():
     rows = [{"expid": e, "model": "M", "seed": s, "test_AUC": a, "test_logloss": "0.5", "valid_AUC": "0.7",
              "params_non_embedding": "10", "train_time_s": "1", "best_epoch": "2"}

@@ -13,9 +13,10 @@ from fuxictr_ssr.registry import create_model, get_model_class
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH_ROOT = os.path.join(REPO_ROOT, "benchmark_configs")
 FOLDERS = sorted(os.listdir(BENCH_ROOT))
-TUNING = [os.path.join("tuning", name) for name in sorted(os.listdir(os.path.join(REPO_ROOT, "tuning")))]
-EXPECTED_FOLDERS = ["Avazu_x1", "Avazu_x4_001", "CriteoLike_synthetic", "Criteo_x1", "Criteo_x4_001",
-                    "Frappe_x1", "KKBox_x1", "MovielensLatest_x1"]
+TUNING = [os.path.join(kind, name) for kind in ("tuning", "paper_experiments")
+          for name in sorted(os.listdir(os.path.join(REPO_ROOT, kind)))]
+EXPECTED_FOLDERS = ["Avazu_paper", "Avazu_x1", "Avazu_x4_001", "CriteoLike_synthetic", "Criteo_paper", "Criteo_x1",
+                    "Criteo_x4_001", "Frappe_x1", "KKBox_x1", "MovielensLatest_x1"]
 EXPIDS = [(os.path.join("benchmark_configs", folder), expid) for folder in FOLDERS
           for expid in list_expids(os.path.join(BENCH_ROOT, folder))]
 EXPIDS += [(folder, expid) for folder in TUNING for expid in list_expids(os.path.join(REPO_ROOT, folder))]
@@ -26,13 +27,13 @@ def build(folder, expid, tmp_path):
     return params, count_parameters(create_model(params))[1]
 
 
-def test_suite_has_every_dataset_and_the_nine_experiments():
+def test_suite_has_every_dataset_the_nine_experiments_and_the_ssr_presets():
     assert FOLDERS == EXPECTED_FOLDERS
     for folder in FOLDERS:
         dataset_id = folder.lower()
         kinds = [expid[: -len(dataset_id) - 1] for expid in list_expids(os.path.join(BENCH_ROOT, folder))]
         assert kinds == ["DNN", "DNN_wide", "DNN_deep", "DeepFM", "DCNv2", "SSR_D", "SSR_S", "RankMixer",
-                         "WuKong"], folder
+                         "WuKong", "SSR_D_paper", "SSR_D_repo", "SSR_S_repo", "SSR_D_text"], folder
 
 
 @pytest.mark.parametrize("folder,expid", EXPIDS, ids=[f"{f}-{e}" for f, e in EXPIDS])

@@ -29,7 +29,7 @@ def edit_experiment(config_dir, expid, **changes):
     yaml.safe_dump(blocks, open(path, "w"))
 
 
-@pytest.mark.parametrize("expid", ["SSR_test", "SSRS_test"])
+@pytest.mark.parametrize("expid", ["SSR_test", "SSR_S_test"])
 def test_zoo_test_experiments_are_valid(config_dir, expid):
     params, model_class = resolve_params(config_dir, expid)
     assert model_class.__name__ == "SSR" and params["model_id"] == expid
@@ -41,9 +41,9 @@ BAD_SSR = [
     ({"num_views": [-1, 2]}, "num_views: expected a non-empty list of positive integers"),
     ({"num_views": 4}, "num_views: expected a non-empty list"),
     ({"embedding_dim": 0}, "embedding_dim: expected a positive integer"),
-    ({"filter_type": "topk"}, "filter_type: expected one of static, ics, got 'topk'"),
+    ({"filter_type": "lsh"}, "filter_type: expected one of static, ics, topk, dense, got 'lsh'"),
     ({"ics_iterations": -1}, "ics_iterations: expected an integer >= 0"),
-    ({"embedding_norm": "group_norm"}, "embedding_norm: expected one of batch_norm, layer_norm, none"),
+    ({"embedding_norm": "group_norm"}, "embedding_norm: expected one of batch_norm, field_batch_norm, layer_norm, none"),
     ({"net_dropout": 1.5}, "net_dropout: expected a dropout rate"),
     ({"embedding_norm_momentum": 0}, "embedding_norm_momentum: expected a number in (0, 1]"),
     ({"embedding_norm_eps": -1}, "embedding_norm_eps: expected a number > 0"),

@@ -100,6 +100,17 @@ def test_clipped_log_loss_is_bars_definition():
     assert clipped_log_loss(y, p) == pytest.approx(expected, rel=1e-12)
 
 
+def test_ray_usage_reporting_is_off_unless_the_user_chose(monkeypatch):
+    import fuxictr.metrics
+    from fuxictr_ssr.compat import patch_fuxictr
+    monkeypatch.delenv("RAY_USAGE_STATS_ENABLED", raising=False)
+    patch_fuxictr()
+    assert os.environ["RAY_USAGE_STATS_ENABLED"] == "0" and fuxictr.metrics.log_loss is clipped_log_loss
+    monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "1")
+    patch_fuxictr()
+    assert os.environ["RAY_USAGE_STATS_ENABLED"] == "1"
+
+
 def test_kkbox_processor_expressions():
     processor = KKBoxFeatureProcessor.__new__(KKBoxFeatureProcessor)  # the expressions need no state
     frame = pl.DataFrame({"isrc": ["USUM71703861", None, "GB"], "bd": ["0", "27", "96"]})

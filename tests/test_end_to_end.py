@@ -86,11 +86,11 @@ def test_model_zoo_run_expid_and_console_command(zoo_copy):
     zoo = zoo_copy / "model_zoo" / "SSR"
     for command in ([sys.executable, "run_expid.py", "--expid", "SSR_test", "--gpu", "-1"],
                     [sys.executable, "-m", "fuxictr_ssr", "run", "--config", "./config/",
-                     "--expid", "SSRS_test", "--gpu", "-1"]):
+                     "--expid", "SSR_S_test", "--gpu", "-1"]):
         completed = subprocess.run(command, cwd=zoo, capture_output=True, text=True, timeout=600)
         assert completed.returncode == 0, completed.stderr[-3000:]
     lines = (zoo / "config.csv").read_text().splitlines()
-    assert [line.split("[exp_id] ")[1].split(",")[0] for line in lines] == ["SSR_test", "SSRS_test"]
+    assert [line.split("[exp_id] ")[1].split(",")[0] for line in lines] == ["SSR_test", "SSR_S_test"]
     assert (zoo / "checkpoints" / "tiny_synthetic" / "SSR_test.model").is_file()
     assert (zoo_copy / "data" / "tiny_synthetic" / "feature_map.json").is_file()
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from fuxictr_ssr.layers import (IterativeCompetitiveSparse, MultiViewSSRLayer, StaticRandomFilter,
-                                ViewwiseLinear)
+                                StraightThroughTopK, ViewwiseLinear)
 from reference import ics_reference, ssr_layer_reference
 
 TOL = dict(rtol=1e-5, atol=1e-6)
@@ -104,6 +104,14 @@ def test_ics_matches_reference_outputs_and_gradients():
         torch.testing.assert_close(g_fast, g_slow, **TOL)
 
 
+def test_ics_hand_computed_example():
+    # a0 = ReLU([3, 1, -1, 0]) = [3, 1, 0, 0], mean 1 -> a1 = ReLU(a0 - 0.5) = [2.5, 0.5, 0, 0],
+    # mean 0.75 -> a2 = ReLU(a1 - 0.375) = [2.125, 0.125, 0, 0]
+    ics = IterativeCompetitiveSparse(num_views=1, view_dim=4, iterations=2, alpha_init=0.5, gamma_init=1.0)
+    out = ics(torch.tensor([[[3.0, 1.0, -1.0, 0.0]]]))
+    torch.testing.assert_close(out, torch.tensor([[[2.125, 0.125, 0.0, 0.0]]]), rtol=0, atol=0)
+
+
 def test_ics_produces_exact_zeros_beyond_relu():
     u = torch.randn(256, 3, 16)
     relu_zeros = (torch.relu(u) == 0).float().mean()
@@ -158,6 +166,10 @@ LAYER_CASES = [
     dict(filter_type="static", reduce="mean", fusion_layers=0),
     dict(filter_type="ics", reduce="concat", fusion_layers=1, gate=True),
     dict(filter_type="ics", reduce="mean", fusion_layers=2, gate=False),
+    dict(filter_type="ics", reduce="concat", fusion_layers=0, gate=False, block="text", expanded_dim=20),
+    dict(filter_type="static", reduce="mean", fusion_layers=0, block="text"),
+    dict(filter_type="topk", reduce="concat", fusion_layers=1, top_k=3),
+    dict(filter_type="dense", reduce="mean", fusion_layers=1, gate=False),
 ]
 
 
@@ -171,7 +183,8 @@ def build_layer(case, input_dim=48, views=4, view_dim=12):
     return layer
 
 
-@pytest.mark.parametrize("case", LAYER_CASES, ids=lambda c: f"{c['filter_type']}-{c['reduce']}-k{c['fusion_layers']}")
+@pytest.mark.parametrize("case", LAYER_CASES,
+                         ids=lambda c: f"{c['filter_type']}-{c['reduce']}-k{c['fusion_layers']}-{c.get('block', 'gated')}")
 def test_ssr_layer_matches_per_view_reference(case):
     layer = build_layer(case)
     x = torch.randn(10, 48, requires_grad=True)
@@ -194,21 +207,45 @@ def test_ssr_layer_matches_per_view_reference(case):
 PINNED = {
     "static": [[-0.873418, -0.282586, 0.458347, 0.697657], [0.003325, 0.171703, -0.169102, -0.005925]],
     "ics": [[0.632158, -1.330128, -0.095028, 0.792998], [-0.078581, -0.535498, -0.015880, 0.629960]],
+    "ics-text": [[0.155060, 0.396179, 0.411808, -0.963047], [0.147080, 0.583800, -1.622374, 0.891495]],
 }
+TEXT_BLOCK = dict(block="text", gate=False, expanded_dim=6)
 
 
-@pytest.mark.parametrize("filter_type", ["static", "ics"])
+@pytest.mark.parametrize("filter_type", ["static", "ics", "ics-text"])
 def test_ssr_layer_pinned_output(filter_type):
     torch.manual_seed(1234)
-    layer = MultiViewSSRLayer(16, num_views=2, view_dim=4, filter_type=filter_type,
-                              reduce="mean", fusion_layers=1, filter_seed=5, ics_iterations=2)
+    layer = MultiViewSSRLayer(16, num_views=2, view_dim=4, filter_type=filter_type.split("-")[0],
+                              reduce="mean", fusion_layers=1, filter_seed=5, ics_iterations=2,
+                              **(TEXT_BLOCK if filter_type.endswith("text") else {}))
     x = torch.randn(2, 16)
     out = layer(x).detach()
     torch.testing.assert_close(out, torch.tensor(PINNED[filter_type]), rtol=1e-4, atol=1e-5)
 
 
+def test_straight_through_top_k_keeps_k_and_passes_every_gradient():
+    torch.manual_seed(3)
+    top = StraightThroughTopK(view_dim=10, k=3)
+    u = torch.randn(5, 2, 10, requires_grad=True)
+    out = top(u)
+    assert ((out != 0).sum(dim=-1) == 3).all()
+    kept = out.detach().masked_fill(out == 0, float("-inf")).topk(3, dim=-1).values
+    torch.testing.assert_close(kept, u.detach().topk(3, dim=-1).values, rtol=0, atol=0)  # the 3 largest, unchanged
+    upstream = torch.randn_like(out)
+    (out * upstream).sum().backward()
+    torch.testing.assert_close(u.grad, upstream, rtol=0, atol=0)  # identity, dropped entries included
+    with pytest.raises(ValueError, match="k must be in"):
+        StraightThroughTopK(view_dim=4, k=5)
+
+
+def test_ics_without_learned_gamma_keeps_it_fixed():
+    ics = IterativeCompetitiveSparse(num_views=2, view_dim=4, iterations=2, gamma_init=1.0, learn_gamma=False)
+    assert [name for name, _ in ics.named_parameters()] == ["alpha"] and torch.equal(ics.gamma, torch.ones(2, 4))
+    assert "gamma" in ics.state_dict()
+
+
 def test_layer_rejects_unknown_filter_and_reduce():
     with pytest.raises(ValueError, match="filter_type"):
-        MultiViewSSRLayer(8, 2, 4, filter_type="topk")
+        MultiViewSSRLayer(8, 2, 4, filter_type="lsh")
     with pytest.raises(ValueError, match="reduce"):
         MultiViewSSRLayer(8, 2, 4, reduce="sum")

@@ -125,3 +125,16 @@ def test_raw_avazu_keeps_kaggle_columns_and_names_missing_ones(tmp_path):
     (tmp_path / "train.csv").write_text("id,click\n1,0\n")
     with pytest.raises(ValueError, match="train.csv: missing columns hour, C1, banner_pos"):
         prepare("Avazu_x4_001", str(tmp_path), str(tmp_path / "out"))
+
+
+@pytest.mark.parametrize("paper, x4, rows", [("Criteo_paper", "Criteo_x4_001", "criteo"),
+                                             ("Avazu_paper", "Avazu_x4_001", "avazu")])
+def test_the_paper_protocol_folders_read_the_raw_files_as_the_x4_ones(tmp_path, paper, x4, rows):
+    if rows == "criteo":
+        (tmp_path / "train.txt").write_text("\n".join(criteo_raw_rows(30)) + "\n")
+    else:
+        columns = bars.AVAZU_RAW_COLUMNS
+        lines = [",".join([str(i), str(i % 2), "14102100"] + ["a"] * (len(columns) - 3)) for i in range(30)]
+        (tmp_path / "train.csv").write_text(",".join(columns) + "\n" + "\n".join(lines) + "\n")
+    ours, theirs = prepare(paper, str(tmp_path), str(tmp_path / "paper")), prepare(x4, str(tmp_path), str(tmp_path / "x4"))
+    assert all(open(ours[split]).read() == open(theirs[split]).read() for split in ("train", "valid", "test"))

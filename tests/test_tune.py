@@ -59,6 +59,16 @@ def test_grid_search_selects_on_validation_and_reruns_the_chosen_point(base, tmp
     assert os.path.getsize(os.path.join(out, "tuning.png")) > 1000
 
 
+def test_trial_configs_spell_out_shared_values(tmp_path):
+    views = [8, 4]
+    points = tune.grid_points({"num_views": [views, [16, 8]], "net_dropout": [0, 0.2]})
+    folder = tune.write_config_folder(str(tmp_path / "trials"), "gen", {"data_root": "x"}, {"model": "SSR"},
+                                      {f"t{i}": p for i, p in enumerate(points)})
+    text = open(os.path.join(folder, "model_config.yaml")).read()
+    assert "&" not in text and "*" not in text and text.count("num_views: [8, 4]") == 2  # no YAML aliases
+    assert yaml.safe_load(text)["t1"] == {"num_views": [8, 4], "net_dropout": 0.2}
+
+
 def test_choose_uses_validation_and_the_monitor_mode_never_test():
     rows = [{"expid": "a", "valid_AUC": "0.70", "valid_logloss": "0.50", "test_AUC": "0.90"},
             {"expid": "b", "valid_AUC": "0.80", "valid_logloss": "0.60", "test_AUC": "0.60"},

@@ -8,7 +8,7 @@ def ics_layers(model):
     """``(layer index, IterativeCompetitiveSparse)`` of every SSR-D layer of ``model``."""
     layers = getattr(model, "ssr_layers", [])
     return [(depth, layer.filter.ics) for depth, layer in enumerate(layers)
-            if isinstance(layer.filter, CompetitiveFilter)]
+            if isinstance(layer.filter, CompetitiveFilter) and layer.filter.sparsifier == "ics"]
 
 
 class SurvivorMeter:

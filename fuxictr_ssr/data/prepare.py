@@ -10,6 +10,8 @@ Inputs understood, by dataset:
 * Avazu_x4_001: the raw Kaggle ``train.csv`` (with header).
   Both x4 sources are shuffled with seed 2018 and split 8:1:1; the x4 feature engineering (numeric
   bucketing, hour -> hour/weekday/weekend) happens in the benchmark's feature processor.
+* Criteo_paper, Avazu_paper (the SSR paper's protocol): the same raw files, the same random 8:1:1
+  split (the paper's seed is not published).
 """
 import csv
 import glob

@@ -1,6 +1,9 @@
 from torch import nn
 
 from .iterative_competitive_sparse import IterativeCompetitiveSparse
+from .straight_through_top_k import StraightThroughTopK
+
+SPARSIFIERS = ("ics", "topk", "none")
 
 
 class CompetitiveFilter(nn.Module):
@@ -12,6 +15,9 @@ class CompetitiveFilter(nn.Module):
 
     The projections of all views (and the gate's value projection) are one bias-free
     ``nn.Linear`` of width ``b * d_v`` (``2 * b * d_v`` with the gate), reshaped per view.
+    For the paper's ablations the sparsifier can be replaced: ``"topk"``
+    (:class:`StraightThroughTopK`, ``top_k`` entries per view) or ``"none"`` (the projection
+    goes to the fusion dense).
 
     Args:
         input_dim: d_in.
@@ -20,6 +26,9 @@ class CompetitiveFilter(nn.Module):
         iterations: ICS iterations T (0 = ReLU).
         alpha_init, gamma_init: ICS initial values.
         gate: multiply the sparse map with a second projection of x.
+        sparsifier: ``"ics"`` (default), ``"topk"`` or ``"none"``.
+        top_k: entries kept per view by ``"topk"``.
+        learn_gamma: ICS learns its scale gamma (``False``: fixed at ``gamma_init``).
 
     Shape:
         input ``[B, d_in]`` -> output ``[B, b, d_v]``.
@@ -32,16 +41,28 @@ class CompetitiveFilter(nn.Module):
     """
 
     def __init__(self, input_dim, num_views, view_dim, iterations=5, alpha_init=0.1,
-                 gamma_init=1.0, gate=True):
+                 gamma_init=1.0, gate=True, sparsifier="ics", top_k=None, learn_gamma=True):
         super().__init__()
+        if sparsifier not in SPARSIFIERS:
+            raise ValueError(f"sparsifier must be one of {', '.join(SPARSIFIERS)}, got {sparsifier!r}")
         self.num_views = num_views
         self.view_dim = view_dim
         self.gate = gate
+        self.sparsifier = sparsifier
         num_projections = 2 if gate else 1
         self.projection = nn.Linear(input_dim, num_projections * num_views * view_dim, bias=False)
-        self.ics = IterativeCompetitiveSparse(num_views, view_dim, iterations, alpha_init, gamma_init)
+        if sparsifier == "ics":
+            self.ics = IterativeCompetitiveSparse(num_views, view_dim, iterations, alpha_init, gamma_init,
+                                                  learn_gamma)
+        elif sparsifier == "topk":
+            self.top_k = StraightThroughTopK(view_dim, top_k)
 
     def forward(self, x):
         projected = self.projection(x).view(x.size(0), -1, self.num_views, self.view_dim)
-        sparse = self.ics(projected[:, 0])
+        sparse = self.sparsify(projected[:, 0])
         return sparse * projected[:, 1] if self.gate else sparse
+
+    def sparsify(self, u):
+        if self.sparsifier == "ics":
+            return self.ics(u)
+        return self.top_k(u) if self.sparsifier == "topk" else u

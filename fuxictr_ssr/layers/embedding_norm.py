@@ -2,7 +2,7 @@ from torch import nn
 
 from .warm_start_batch_norm import WarmStartBatchNorm1d
 
-EMBEDDING_NORMS = ("batch_norm", "layer_norm", "none")
+EMBEDDING_NORMS = ("batch_norm", "field_batch_norm", "layer_norm", "none")
 
 
 class EmbeddingNorm(nn.Module):
@@ -13,14 +13,18 @@ class EmbeddingNorm(nn.Module):
       statistics average the batches seen from the first (:class:`WarmStartBatchNorm1d`), else
       they start from torch's prior (mean 0, variance 1), which lags embeddings that start at
       scale 1e-4;
+    * ``field_batch_norm``: each of the F fields with statistics over the batch and its D
+      dimensions (``BatchNorm1d(F)`` on ``[B, F, D]``; the authors' SSR-S, Keras ``axis=-2``),
+      warm-started the same way;
     * ``layer_norm``: each field's D-vector on its own (``LayerNorm(D)``);
     * ``none``: the embeddings as they are.
 
     Args:
         kind: one of :data:`EMBEDDING_NORMS`.
         embedding_dim: D.
+        num_fields: F (``field_batch_norm`` only).
         momentum, eps: of the BatchNorm (torch convention for ``momentum``).
-        warm_start: warm-started running statistics for ``batch_norm``.
+        warm_start: warm-started running statistics for the two BatchNorms.
 
     Shape:
         input ``[B, F, D]`` -> output ``[B, F, D]``.
@@ -33,14 +37,15 @@ class EmbeddingNorm(nn.Module):
         (torch.Size([32, 6, 4]), True)
     """
 
-    def __init__(self, kind, embedding_dim, momentum=0.1, eps=1e-5, warm_start=True):
+    def __init__(self, kind, embedding_dim, num_fields=None, momentum=0.1, eps=1e-5, warm_start=True):
         super().__init__()
         if kind not in EMBEDDING_NORMS:
             raise ValueError(f"embedding_norm: expected one of {', '.join(EMBEDDING_NORMS)}, got {kind!r}")
         self.kind = kind
-        if kind == "batch_norm":
+        if kind in ("batch_norm", "field_batch_norm"):
             batch_norm = WarmStartBatchNorm1d if warm_start else nn.BatchNorm1d
-            self.norm = batch_norm(embedding_dim, eps=eps, momentum=momentum)
+            channels = embedding_dim if kind == "batch_norm" else num_fields
+            self.norm = batch_norm(channels, eps=eps, momentum=momentum)
         elif kind == "layer_norm":
             self.norm = nn.LayerNorm(embedding_dim)
         else:
@@ -49,4 +54,6 @@ class EmbeddingNorm(nn.Module):
     def forward(self, embeddings):
         if self.kind == "batch_norm":
             return self.norm(embeddings.transpose(1, 2)).transpose(1, 2)
+        if self.kind == "field_batch_norm":
+            return self.norm(embeddings)
         return embeddings if self.norm is None else self.norm(embeddings)

@@ -22,7 +22,9 @@ class IterativeCompetitiveSparse(nn.Module):
         view_dim: d_v.
         iterations: T >= 0.
         alpha_init: initial value of every alpha (learnable, unconstrained).
-        gamma_init: initial value of every gamma entry (learnable).
+        gamma_init: initial value of every gamma entry.
+        learn_gamma: gamma is learned (default); ``False`` keeps it at ``gamma_init`` (a buffer:
+            the paper's "without gamma" ablation).
 
     Shape:
         input ``[B, b, d_v]`` -> output ``[B, b, d_v]``.
@@ -34,18 +36,22 @@ class IterativeCompetitiveSparse(nn.Module):
         torch.Size([4, 2, 8])
     """
 
-    def __init__(self, num_views, view_dim, iterations=5, alpha_init=0.1, gamma_init=1.0):
+    def __init__(self, num_views, view_dim, iterations=5, alpha_init=0.1, gamma_init=1.0, learn_gamma=True):
         super().__init__()
         self.iterations = iterations
         self.alpha_init = alpha_init
         self.gamma_init = gamma_init
         self.alpha = nn.Parameter(torch.empty(iterations, num_views))
-        self.gamma = nn.Parameter(torch.empty(num_views, view_dim))
+        if learn_gamma:
+            self.gamma = nn.Parameter(torch.empty(num_views, view_dim))
+        else:
+            self.register_buffer("gamma", torch.empty(num_views, view_dim))
         self.init_weights()
 
     def init_weights(self):
         nn.init.constant_(self.alpha, self.alpha_init)
-        nn.init.constant_(self.gamma, self.gamma_init)
+        with torch.no_grad():
+            self.gamma.fill_(self.gamma_init)
 
     def forward(self, u):
         a = torch.relu(u)

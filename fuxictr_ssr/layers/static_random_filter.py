@@ -1,5 +1,8 @@
+import numpy as np
 import torch
 from torch import nn
+
+INDEX_RULES = ("torch", "authors")
 
 
 def draw_view_indices(input_dim, num_views, view_dim, seed):
@@ -20,6 +23,23 @@ def draw_view_indices(input_dim, num_views, view_dim, seed):
     return torch.stack(views)
 
 
+def draw_view_indices_authors(input_dim, num_views, view_dim, layer_number):
+    """The index rule of the authors' released SSR-S: view ``v`` of layer ``layer_number``
+    (counted from 1) takes the first ``view_dim`` entries of ``numpy.random.RandomState(
+    layer_number * 1000 + v)``'s permutation(s) of ``range(input_dim)``, so the sets depend on the
+    layer and view only, never on the run's seed.
+
+    Returns:
+        LongTensor of shape ``[num_views, view_dim]``.
+    """
+    perms_per_view = -(-view_dim // input_dim)
+    views = []
+    for view in range(num_views):
+        state = np.random.RandomState(layer_number * 1000 + view)
+        views.append(np.concatenate([state.permutation(input_dim) for _ in range(perms_per_view)])[:view_dim])
+    return torch.from_numpy(np.stack(views).astype(np.int64))
+
+
 class StaticRandomFilter(nn.Module):
     """Fixed random selection of input dimensions for every view (the SSR-S filter).
 
@@ -34,7 +54,9 @@ class StaticRandomFilter(nn.Module):
         input_dim: d_in, width of the input vector.
         num_views: b, number of views.
         view_dim: d_v, dimensions kept per view.
-        seed: seed of the generator that draws the index sets.
+        seed: seed of the generator that draws the index sets (``index_rule="torch"``), or the
+            layer number counted from 1 (``"authors"``: :func:`draw_view_indices_authors`).
+        index_rule: ``"torch"`` (:func:`draw_view_indices`) or ``"authors"``.
 
     Shape:
         input ``[B, d_in]`` -> output ``[B, b, d_v]``.
@@ -45,12 +67,15 @@ class StaticRandomFilter(nn.Module):
         torch.Size([8, 4, 32])
     """
 
-    def __init__(self, input_dim, num_views, view_dim, seed):
+    def __init__(self, input_dim, num_views, view_dim, seed, index_rule="torch"):
         super().__init__()
+        if index_rule not in INDEX_RULES:
+            raise ValueError(f"index_rule must be one of {', '.join(INDEX_RULES)}, got {index_rule!r}")
         self.input_dim = input_dim
         self.num_views = num_views
         self.view_dim = view_dim
-        self.register_buffer("indices", draw_view_indices(input_dim, num_views, view_dim, seed))
+        draw = draw_view_indices if index_rule == "torch" else draw_view_indices_authors
+        self.register_buffer("indices", draw(input_dim, num_views, view_dim, seed))
 
     def forward(self, x):
         gathered = x.index_select(1, self.indices.view(-1))

@@ -10,7 +10,8 @@ from torch import nn
 from fuxictr.pytorch.layers import FeatureEmbeddingDict
 from fuxictr.pytorch.models import BaseModel
 
-from ..config import is_number, require, require_positive_int, require_rate
+from ..config import LOGIT_LOSSES, is_number, require, require_positive_int, require_rate
+from ..optim import KerasAdam
 
 # Validation AUC gap between BatchNorm's running statistics (eval mode) and the validation batches'
 # own statistics above which the log warns; ``bn_check_threshold: null`` skips the check
@@ -72,19 +73,48 @@ class CheckedModel(BaseModel):
         threshold = p.get("bn_check_threshold", BN_CHECK_THRESHOLD)
         require(threshold is None or (is_number(threshold) and threshold >= 0), "bn_check_threshold",
                 "a number >= 0 (an AUC gap) or null", threshold)
+        epsilon = p.get("optimizer_epsilon")
+        require(epsilon is None or (is_number(epsilon) and epsilon > 0), "optimizer_epsilon", "a number > 0 or null",
+                epsilon)
         cls.check_model_params(p)
 
     @classmethod
     def check_model_params(cls, p):
         """Model-specific checks on the effective params ``p``."""
 
-    def finish_building(self, learning_rate, optimizer, loss, bn_check_threshold=BN_CHECK_THRESHOLD, **unused):
+    def finish_building(self, learning_rate, optimizer, loss, bn_check_threshold=BN_CHECK_THRESHOLD,
+                        optimizer_epsilon=None, **unused):
         """FuxiCTR's closing steps of a model's ``__init__``: optimizer and loss, FuxiCTR's
-        initialisation (xavier-normal Linear, then every ``init_weights``), device."""
+        initialisation (xavier-normal Linear, then every ``init_weights``), device.
+
+        Beyond FuxiCTR's names, ``optimizer: keras_adam`` is :class:`~fuxictr_ssr.optim.KerasAdam`
+        (eps 1e-7 unless ``optimizer_epsilon`` says otherwise), ``optimizer_epsilon`` sets the
+        ``eps`` of a torch optimizer that has one, and ``loss: bce_with_logits`` is the exact
+        binary cross-entropy of the model's logit (FuxiCTR's loss reads the probability, whose log
+        is clipped at -100: no gradient once |logit| > ~17)."""
         self.bn_check_threshold = bn_check_threshold
-        self.compile(optimizer, loss, learning_rate)
+        self.loss_from_logits = loss in LOGIT_LOSSES
+        keras_adam = isinstance(optimizer, str) and optimizer.lower() == "keras_adam"
+        self.compile("adam" if keras_adam else optimizer, "binary_cross_entropy" if self.loss_from_logits else loss,
+                     learning_rate)
+        if keras_adam:
+            self.optimizer = KerasAdam(self.parameters(), lr=learning_rate,
+                                       eps=1e-7 if optimizer_epsilon is None else optimizer_epsilon)
+        elif optimizer_epsilon is not None:
+            self.optimizer = type(self.optimizer)(self.parameters(), lr=learning_rate, eps=optimizer_epsilon)
         self.reset_parameters()
         self.model_to_device()
+
+    def predictions(self, logit):
+        """A forward's return: the probability FuxiCTR reads, and the logit the logit loss reads."""
+        return {"y_pred": self.output_activation(logit), "logit": logit}
+
+    def add_loss(self, return_dict, y_true):
+        if not self.loss_from_logits:
+            return super().add_loss(return_dict, y_true)
+        if "logit" not in return_dict:
+            raise ValueError(f"loss: {type(self).__name__} gives no logit, so bce_with_logits cannot be used")
+        return nn.functional.binary_cross_entropy_with_logits(return_dict["logit"], y_true, reduction="mean")
 
     def compute_loss(self, return_dict, y_true):
         """BaseModel's training loss, stopped with a named error when a prediction or the loss is

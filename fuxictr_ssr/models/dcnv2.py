@@ -92,4 +92,4 @@ class DCNv2(CheckedModel):
             final = torch.cat([cross_out, self.parallel_dnn(x0)], dim=-1)
         else:
             final = torch.cat([self.stacked_dnn(cross_out), self.parallel_dnn(x0)], dim=-1)
-        return {"y_pred": self.output_activation(self.fc(final))}
+        return self.predictions(self.fc(final))

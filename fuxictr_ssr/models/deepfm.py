@@ -46,4 +46,4 @@ class DeepFM(CheckedModel):
         X = self.get_inputs(inputs)
         feature_emb = self.embedding_layer(X)
         logit = self.fm(X, feature_emb) + self.mlp(feature_emb.flatten(start_dim=1))
-        return {"y_pred": self.output_activation(logit)}
+        return self.predictions(logit)

@@ -41,4 +41,4 @@ class DNN(CheckedModel):
     def forward(self, inputs):
         X = self.get_inputs(inputs)
         feature_emb = self.embedding_layer(X, flatten_emb=True)
-        return {"y_pred": self.output_activation(self.mlp(feature_emb))}
+        return self.predictions(self.mlp(feature_emb))

@@ -67,7 +67,7 @@ class RankMixer(CheckedModel):
     def forward(self, inputs):
         X = self.get_inputs(inputs)
         tokens = self.blocks(self.tokenizer(self.embedding_layer(X)))
-        return {"y_pred": self.output_activation(self.head(tokens.mean(dim=1)))}
+        return self.predictions(self.head(tokens.mean(dim=1)))
 
 
 def token_groups(feature_names, num_tokens, field_groups=None):

@@ -56,4 +56,4 @@ class WuKong(CheckedModel):
     def forward(self, inputs):
         X = self.get_inputs(inputs)
         interactions = self.interaction_layers(self.embedding_layer(X))
-        return {"y_pred": self.output_activation(self.head(interactions.flatten(start_dim=1)))}
+        return self.predictions(self.head(interactions.flatten(start_dim=1)))
