@@ -161,3 +161,12 @@ def test_leaderboard_gives_gap_welch_p_and_verdict_for_every_experiment(tmp_path
     assert [cells[1] for cells in sorted(table.values(), key=lambda c: int(c[0].strip("| ")))] == \
         sorted(runs, key=lambda e: -means[e])
     assert "FinalNet (published) | 0.8154 | 0.4365" in text and "Verdict: better (worse) only if" in text
+
+
+def test_paper_protocol_folders_print_the_papers_table_3(tmp_path):
+    rows = _rows("A_x", [0.80, 0.81, 0.805])
+    bench.write_leaderboard(str(tmp_path / "paper.md"), "Criteo_paper", rows, "cmd")
+    bench.write_leaderboard(str(tmp_path / "x1.md"), "Criteo_x1", rows, "cmd")
+    paper, x1 = (tmp_path / "paper.md").read_text(), (tmp_path / "x1.md").read_text()
+    assert "| SSR-D (paper) | 0.8096 | 0.4425 | 1.23M |" in paper and "| RankMixer (paper) | 0.8092" in paper
+    assert "(paper) |" not in x1 and "so its numbers are not printed" in x1
