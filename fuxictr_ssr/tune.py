@@ -26,6 +26,7 @@ import json
 import os
 import random
 
+import numpy as np
 import yaml
 
 from .bench import cpu_name, current_rows, experiment_params, config_fingerprint, read_results, run_benchmark
@@ -208,43 +209,36 @@ def run_tpe(space, expids, run_trial, score_of, max_trials, seed, mode, order_pa
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     knobs = list(space)
     distributions = {k: optuna.distributions.CategoricalDistribution(list(range(len(space[k])))) for k in knobs}
-    sizes = [len(space[k]) for k in knobs]
-
-    def position(indices):  # grid position of a combination of value indices (first knob slowest)
-        number = 0
-        for index, size in zip(indices, sizes):
-            number = number * size + index
-        return number
-
+    sizes = [len(space[k]) for k in knobs]  # grid position = ravelled value indices (first knob slowest)
     study = optuna.create_study(direction="maximize" if mode == "max" else "minimize",
                                 sampler=optuna.samplers.TPESampler(seed=seed))
+
+    def add_finished(expid):
+        indices = np.unravel_index(expids.index(expid), sizes)
+        study.add_trial(optuna.trial.create_trial(params={k: int(i) for k, i in zip(knobs, indices)},
+                                                  distributions=distributions, value=score_of(expid)))
+
     order = json.load(open(order_path)) if os.path.isfile(order_path) else []
-    order = [expid for expid in order if expid in expids]  # drop names of an edited grid
     done = []
-    for expid in order:
-        indices = _indices(expids.index(expid), sizes)
-        value = score_of(expid)
-        if value is None:  # asked, never finished: run it now
+    for expid in [e for e in order if e in expids]:  # names of an edited grid are dropped
+        if score_of(expid) is None:  # asked, never finished: run it now
             run_trial(expid)
-            value = score_of(expid)
-        study.add_trial(optuna.trial.create_trial(params=dict(zip(knobs, indices)), distributions=distributions,
-                                                  value=value))
+        add_finished(expid)
         done.append(expid)
+
     def record(expid, trial=None):
         done.append(expid)
         write_json(order_path, done)
         run_trial(expid)
         if trial is None:
-            study.add_trial(optuna.trial.create_trial(
-                params=dict(zip(knobs, _indices(expids.index(expid), sizes))), distributions=distributions,
-                value=score_of(expid)))
+            add_finished(expid)
         else:
             study.tell(trial, score_of(expid))
 
     repeats = 0
     while len(done) < min(max_trials, len(expids)):
         trial = study.ask(distributions)
-        expid = expids[position([trial.params[k] for k in knobs])]
+        expid = expids[int(np.ravel_multi_index([trial.params[k] for k in knobs], sizes))]
         if expid not in done:
             record(expid, trial)
             continue
@@ -255,14 +249,6 @@ def run_tpe(space, expids, run_trial, score_of, max_trials, seed, mode, order_pa
             log(f"TPE keeps proposing finished points; taking the next unvisited one, {expid}")
             record(expid)
     return done
-
-
-def _indices(number, sizes):
-    indices = []
-    for size in reversed(sizes):
-        number, index = divmod(number, size)
-        indices.append(index)
-    return indices[::-1]
 
 
 def run_tune(tuner_path, out_dir=None, gpu=-1, max_trials=None, sampler="grid", seeds=BARS_SEEDS, search_seed=None,
@@ -298,8 +284,9 @@ def run_tune(tuner_path, out_dir=None, gpu=-1, max_trials=None, sampler="grid", 
         run_benchmark(trials_dir, [seed], search_dir, expids=selected, gpu=gpu, data_root=data_root,
                       command=command, log=log, title=f"{base_expid} search", max_epochs=max_epochs)
 
+    fingerprints = {e: config_fingerprint(experiment_params(trials_dir, e, max_epochs)) for e in expids}
+
     def finished():
-        fingerprints = {e: config_fingerprint(experiment_params(trials_dir, e, max_epochs)) for e in expids}
         return {r["expid"]: r for r in current_rows(read_results(os.path.join(search_dir, "results.csv")),
                                                     fingerprints) if int(r["seed"]) == seed}
 
