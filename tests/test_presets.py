@@ -47,6 +47,7 @@ def test_the_text_variant_has_no_gate_and_an_expanded_filter():
     # per layer l: b*(d_in*128 + T + 128 (ICS) + 128*64 + 64 (fusion) + 2*64 (LN)), head 64 + 1
     d_ins, b, T = (23 * 16, 8 * 64), 8, 5
     assert text == sum(b * (d * 128 + T + 128 + 128 * 64 + 64 + 2 * 64) for d in d_ins) + 65 != gated
+    assert text == 1_037_457  # the README's figure
 
 
 PRESET_KEYS = {"model", "embedding_dim", "net_dropout", "filter_type", "filter_index_rule", "num_views", "view_dims",
