@@ -21,6 +21,7 @@ import time
 from datetime import datetime, timezone
 
 import numpy as np
+import torch
 from scipy import stats
 
 from .config import DATA_LOCATION_KEYS, DEFAULT_PARAMS, cap_epochs, config_files, load_params, read_yaml
@@ -29,7 +30,7 @@ from .safe_files import append_line, check_output_path
 
 RESULT_COLUMNS = ["expid", "model", "seed", "config_hash", "valid_AUC", "valid_logloss", "test_AUC", "test_logloss",
                   "best_epoch", "epochs_run", "params_non_embedding", "params_total", "train_time_s",
-                  "samples_per_s", "fuxictr_version", "torch_version", "device", "finished_at"]
+                  "samples_per_s", "fuxictr_version", "torch_version", "device", "threads", "finished_at"]
 
 # Published BARS numbers (test AUC / logloss of the seed-2021 leaderboard run; 5-seed mean +- std of
 # test AUC where BARS gives it), by benchmark folder name.
@@ -143,11 +144,23 @@ def _warn(message):
 
 
 def append_result(path, row):
-    """Append ``row`` (and the header, for a new file) as one atomic line write."""
+    """Append ``row`` (and the header, for a new file) as one atomic line write. A file written
+    with older columns is first rewritten with today's (its rows keep their values; a column they
+    lack stays empty), through a temporary file and a rename."""
     text = io.StringIO()
     writer = csv.DictWriter(text, fieldnames=RESULT_COLUMNS)
     if not os.path.isfile(path) or os.path.getsize(path) == 0:
         writer.writeheader()
+    else:
+        with open(path, newline="") as handle:
+            header = next(csv.reader(handle), [])
+        if header != RESULT_COLUMNS:
+            rows = read_results(path)
+            with open(path + ".tmp", "w", newline="") as handle:
+                upgraded = csv.DictWriter(handle, fieldnames=RESULT_COLUMNS, restval="", extrasaction="ignore")
+                upgraded.writeheader()
+                upgraded.writerows(rows)
+            os.replace(path + ".tmp", path)
     writer.writerow(row)
     append_line(path, text.getvalue())
 
@@ -161,19 +174,19 @@ def result_row(result, fingerprint):
         "params_non_embedding": result["params_non_embedding"], "params_total": result["params_total"],
         "train_time_s": round(result["train_time_s"], 2), "samples_per_s": round(result["samples_per_s"], 1),
         "fuxictr_version": result["fuxictr_version"], "torch_version": result["torch_version"],
-        "device": result["device"], "finished_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "device": result["device"], "threads": result["threads"], "finished_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
 
 
-def run_one(config_dir, expid, seed, gpu, out_dir, data_root, log, nproc=1, max_epochs=None):
-    """Run one experiment in its own process (``nproc`` data-parallel processes through torchrun);
-    return its result dict (raises on failure)."""
+def run_one(config_dir, expid, seed, gpu, out_dir, data_root, log, nproc=1, max_epochs=None, threads=1):
+    """Run one experiment in its own process (``nproc`` data-parallel processes through torchrun)
+    with ``threads`` intra-op threads; return its result dict (raises on failure)."""
     launcher = [sys.executable] if nproc == 1 else [
         sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(nproc)]
     with tempfile.TemporaryDirectory() as scratch:
         result_json = os.path.join(scratch, "result.json")
         command = launcher + ["-m", "fuxictr_ssr", "run", "--config", config_dir, "--expid", expid,
-                   "--gpu", str(gpu), "--seed", str(seed), "--result-json", result_json,
+                   "--gpu", str(gpu), "--seed", str(seed), "--threads", str(threads), "--result-json", result_json,
                    "--model-root", os.path.join(out_dir, "checkpoints", f"seed_{seed}"),
                    "--result-csv", os.path.join(out_dir, os.path.basename(config_dir) + ".csv")]
         if data_root:
@@ -271,8 +284,10 @@ def publish_report(text, out=None):
 def machine_description(rows):
     devices = sorted({r["device"] for r in rows})
     versions = sorted({f"fuxictr {r['fuxictr_version']}, torch {r['torch_version']}" for r in rows})
+    threads = sorted({r.get("threads") or "unrecorded" for r in rows})
     return (f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPU cores, "
-            f"device {', '.join(devices)}; {'; '.join(versions)}; Python {platform.python_version()}")
+            f"device {', '.join(devices)}, threads per run {', '.join(threads)}; {'; '.join(versions)}; "
+            f"Python {platform.python_version()}")
 
 
 def current_rows(rows, fingerprints):
@@ -343,7 +358,7 @@ def write_leaderboard(path, dataset, rows, command, stale=0, tuning=None):
 
 
 def run_benchmark(config_dir, seeds, out_dir, expids=None, gpu=-1, data_root=None, command="", log=print,
-                  title=None, report_only=False, nproc=1, max_epochs=None):
+                  title=None, report_only=False, nproc=1, max_epochs=None, threads=None):
     """Run every (expid, seed) not yet in ``<out_dir>/results.csv``; return the current rows.
 
     ``config_dir`` is one config folder or a list of them (e.g. a benchmark folder and the chosen
@@ -351,10 +366,15 @@ def run_benchmark(config_dir, seeds, out_dir, expids=None, gpu=-1, data_root=Non
     the leaderboard (default: the first folder's name, e.g. ``Frappe_x1``); ``report_only``
     rewrites the leaderboard from the rows there and runs nothing; ``nproc`` trains each run
     data-parallel in that many processes (one GPU each from ``gpu`` on, or CPU); ``max_epochs``
-    caps every experiment's ``epochs`` (part of each row's fingerprint)."""
+    caps every experiment's ``epochs`` (part of each row's fingerprint); ``threads`` pins every
+    run's torch thread count (default: this process's), recorded in each row, since the float sums of
+    a run, and so its metrics, depend on it."""
     config_dirs = [d.rstrip("/") for d in ([config_dir] if isinstance(config_dir, str) else config_dir)]
     if not isinstance(nproc, int) or nproc < 1:
         raise ValueError(f"--nproc: expected a positive integer, got {nproc!r}")
+    threads = torch.get_num_threads() if threads is None else threads
+    if not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"--threads: expected a positive integer, got {threads!r}")
     folders = folders_of(config_dirs)
     expids, seeds = _unique(expids or list(folders), "--expids", log), _unique(seeds, "--seeds", log)
     missing = [expid for expid in expids if expid not in folders]
@@ -376,14 +396,15 @@ def run_benchmark(config_dir, seeds, out_dir, expids=None, gpu=-1, data_root=Non
     done = {(r["expid"], int(r["seed"])) for r in current_rows(read_results(results_csv), fingerprints)}
     plan = [(expid, seed) for expid in expids for seed in seeds]
     todo = [item for item in plan if item not in done]
-    log(f"{len(plan)} runs ({len(expids)} experiments x {len(seeds)} seeds); {len(plan) - len(todo)} already in {results_csv}")
+    log(f"{len(plan)} runs ({len(expids)} experiments x {len(seeds)} seeds); {len(plan) - len(todo)} already in {results_csv}"
+        + (f"; {threads} threads per run" if todo and not report_only else ""))
     dataset = title or os.path.basename(config_dirs[0])
     if report_only:
         todo = []
     for number, (expid, seed) in enumerate(todo, start=1):
         log(f"[{number}/{len(todo)}] {expid} seed {seed}")
         start = time.perf_counter()
-        result = run_one(folders[expid], expid, seed, gpu, out_dir, data_root, log, nproc, max_epochs)
+        result = run_one(folders[expid], expid, seed, gpu, out_dir, data_root, log, nproc, max_epochs, threads)
         append_result(results_csv, result_row(result, fingerprints[expid]))
         log(f"    test AUC {result['test']['AUC']:.6f}, logloss {result['test']['logloss']:.6f} "
             f"({time.perf_counter() - start:.0f} s)")

@@ -22,6 +22,7 @@ def add_run_options(parser):
     parser.add_argument("--result-csv", help="append FuxiCTR's result line here (default <config folder name>.csv)")
     parser.add_argument("--result-json", help="also write the measured results to this JSON file")
     parser.add_argument("--max-epochs", type=int, help="cap the config's epochs (early stopping still applies)")
+    parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's, i.e. the cores)")
 
 
 def command_run(args):
@@ -37,7 +38,7 @@ def command_run(args):
     result = run_experiment(args.config, args.expid, gpu=args.gpu, overrides=overrides,
                             data_root=getattr(args, "data_root", None),
                             result_csv=getattr(args, "result_csv", None),
-                            max_epochs=getattr(args, "max_epochs", None))
+                            max_epochs=getattr(args, "max_epochs", None), threads=getattr(args, "threads", None))
     if result is None:  # a data-parallel rank other than 0
         return
     if getattr(args, "result_json", None):
@@ -73,7 +74,7 @@ def command_bench(args):
     command = "fuxictr-ssr " + " ".join(a for a in sys.argv[1:] if a != "--report-only")
     run_benchmark(args.config, seeds, out_dir, expids=args.expids, gpu=args.gpu,
                   data_root=args.data_root, command=command, report_only=args.report_only, nproc=args.nproc,
-                  max_epochs=args.max_epochs)
+                  max_epochs=args.max_epochs, threads=args.threads)
     print(f"Results: {os.path.join(out_dir, 'results.csv')}, {os.path.join(out_dir, 'leaderboard.md')}")
 
 
@@ -163,6 +164,8 @@ def build_parser():
     bench.add_argument("--report-only", action="store_true", help="rewrite leaderboard.md from results.csv; run nothing")
     bench.add_argument("--max-epochs", type=int,
                        help="cap every experiment's epochs (early stopping still applies; part of each row's hash)")
+    bench.add_argument("--threads", type=int,
+                       help="torch threads of every run, recorded in each row (default: this machine's cores)")
     bench.add_argument("--nproc", type=int, default=1,
                        help="data-parallel processes per run (torchrun on this machine; one GPU each, or CPU)")
     bench.set_defaults(handler=command_bench)

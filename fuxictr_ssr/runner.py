@@ -20,7 +20,7 @@ import torch
 from . import __version__, distributed
 from .config import (DEFAULT_PARAMS, cap_epochs, check_data_params, check_training_params, check_unknown_keys,
                      load_params)
-from .data.dataset import check_dataset, make_loaders, prepare_data, relocate_data_root
+from .data.dataset import check_dataset, check_evaluable_splits, check_raw_data, make_loaders, prepare_data, relocate_data_root
 from .models.checked_model import count_parameters
 from .registry import constructor_keys, get_model_class
 from .safe_files import append_line, check_output_path
@@ -97,7 +97,8 @@ def default_result_csv(config_dir):
     return Path(config_dir).name.replace(".yaml", "") + ".csv"
 
 
-def run_experiment(config_dir, expid, gpu=-1, overrides=None, result_csv=None, data_root=None, max_epochs=None):
+def run_experiment(config_dir, expid, gpu=-1, overrides=None, result_csv=None, data_root=None, max_epochs=None,
+                   threads=None):
     """Train and evaluate ``expid`` from ``config_dir``; return a dict of what was measured.
 
     Args:
@@ -109,6 +110,8 @@ def run_experiment(config_dir, expid, gpu=-1, overrides=None, result_csv=None, d
             the current folder, as FuxiCTR does.
         data_root: relocate the dataset to this data root (see :mod:`fuxictr_ssr.data.dataset`).
         max_epochs: cap the config's ``epochs``.
+        threads: torch's intra-op thread count (default: torch's); the run's float sums, and so its
+            metrics, depend on it, so it is logged and returned.
 
     Under torchrun (several processes) it trains data-parallel (see :mod:`fuxictr_ssr.distributed`);
     then only rank 0 returns the dict, the other ranks return None.
@@ -117,6 +120,11 @@ def run_experiment(config_dir, expid, gpu=-1, overrides=None, result_csv=None, d
     result_csv = result_csv or default_result_csv(config_dir)
     check_output_path(result_csv, "--result-csv")
     check_output_path(params["model_root"], "model_root", is_folder=True)
+    check_raw_data(params)
+    if threads is not None:
+        if threads < 1:
+            raise ValueError(f"--threads: expected a positive integer, got {threads}")
+        torch.set_num_threads(threads)
     processes = distributed.launched_world_size()
     if processes == 1:
         return _train_and_evaluate(params, model_class, config_dir, expid, result_csv)
@@ -142,7 +150,8 @@ def _train_and_evaluate(params, model_class, config_dir, expid, result_csv):
     else:
         distributed.quiet_other_ranks()
         params["verbose"] = 0
-    logging.info("fuxictr_ssr run: config=%s expid=%s model=%s", config_dir, expid, params["model"])
+    logging.info("fuxictr_ssr run: config=%s expid=%s model=%s threads=%d", config_dir, expid, params["model"],
+                 torch.get_num_threads())
     if parallel:
         logging.info("Data parallel: %d processes, %d rows per process and step", params["world_size"],
                      params["batch_size"])
@@ -154,6 +163,7 @@ def _train_and_evaluate(params, model_class, config_dir, expid, result_csv):
     feature_map = prepare_data(params)
     if parallel and main:
         distributed.barrier()
+    check_evaluable_splits(feature_map, params)
     logging.info("Feature specs: " + print_to_json(feature_map.features))
     model = model_class(feature_map, **params)
     total_params, non_embedding_params = count_parameters(model)
@@ -189,4 +199,5 @@ def _train_and_evaluate(params, model_class, config_dir, expid, result_csv):
         "samples_per_s": train_samples * epochs_run / train_time, "checkpoint": model.checkpoint,
         "fuxictr_version": fuxictr.__version__, "torch_version": torch.__version__,
         "device": str(model.device) + (f" x{params['world_size']}" if parallel else ""),
+        "threads": torch.get_num_threads(),
     }

@@ -117,7 +117,7 @@ def test_edited_config_is_rerun_and_stale_rows_are_left_out(suite, tmp_path):
     yaml.safe_dump(blocks, open(path, "w"))
     messages = []
     rows = run_benchmark(suite, [1], out, expids=["DNN_gen"], log=messages.append)
-    assert messages[0].endswith("0 already in " + os.path.join(out, "results.csv"))
+    assert messages[0].split("; ")[1] == "0 already in " + os.path.join(out, "results.csv")
     assert len(rows) == 1 and rows[0]["config_hash"] != first[0]["config_hash"]
     assert len(read_results(os.path.join(out, "results.csv"))) == 2
     assert "1 rows of earlier configs" in open(os.path.join(out, "leaderboard.md")).read()
@@ -170,3 +170,15 @@ def test_paper_protocol_folders_print_the_papers_table_3(tmp_path):
     paper, x1 = (tmp_path / "paper.md").read_text(), (tmp_path / "x1.md").read_text()
     assert "| SSR-D (paper) | 0.8096 | 0.4425 | 1.23M |" in paper and "| RankMixer (paper) | 0.8092" in paper
     assert "(paper) |" not in x1 and "so its numbers are not printed" in x1
+
+
+def test_a_results_file_with_older_columns_is_upgraded_before_a_row_is_appended(tmp_path):
+    path = tmp_path / "results.csv"
+    old_columns = [c for c in bench.RESULT_COLUMNS if c != "threads"]
+    old_row = {c: f"old {c}" for c in old_columns}
+    path.write_text(",".join(old_columns) + "\n" + ",".join(old_row.values()) + "\n")
+    new_row = {c: f"new {c}" for c in bench.RESULT_COLUMNS}
+    bench.append_result(str(path), new_row)
+    rows = bench.read_results(str(path))
+    assert rows == [{**old_row, "threads": ""}, new_row]
+    assert path.read_text().splitlines()[0] == ",".join(bench.RESULT_COLUMNS)

@@ -1,6 +1,8 @@
 """Bad inputs as a user meets them, through the real command line on the tiny committed data: each
 stops with exit code 2 and a first line naming the key, file or option, before any training (or
 gets the documented behaviour), and a crash never leaves a result that breaks the next run."""
+import gzip
+import json
 import os
 import signal
 import subprocess
@@ -9,6 +11,8 @@ import time
 
 import pytest
 import yaml
+
+from fuxictr_ssr import bench
 
 CLI = [sys.executable, "-m", "fuxictr_ssr"]
 
@@ -184,3 +188,160 @@ def test_killed_benchmark_takes_its_run_with_it(zoo):
     state = open(f"/proc/{child}/stat").read().split()[2] if os.path.exists(f"/proc/{child}") else "gone"
     assert state in ("gone", "Z"), f"the run outlived its benchmark (state {state})"
     assert not (zoo / "results" / "config.csv").exists()  # no orphan appended a result line
+
+
+# ---------------------------------------------------------------- bad data
+
+def edit_split(zoo, split, change):
+    """Apply ``change`` (a function of the csv's lines) to ``split`` of the tiny data."""
+    path = zoo.parent.parent / "data" / "tiny_synthetic" / f"{split}.csv"
+    path.write_text("\n".join(change(path.read_text().splitlines())) + "\n")
+
+
+def edit_line(number, change):
+    """A ``change`` for :func:`edit_split` that rewrites the cells of one (1-based) line."""
+    def apply(lines):
+        lines[number - 1] = ",".join(change(lines[number - 1].split(",")))
+        return lines
+    return apply
+
+
+def make_f12_numeric(zoo):
+    path = zoo / "config" / "dataset_config.yaml"
+    blocks = yaml.safe_load(path.read_text())
+    categorical = [f"f{i:02d}" for i in range(1, 12)]
+    blocks["tiny_synthetic"]["feature_cols"] = [
+        {"name": categorical, "active": True, "dtype": "str", "type": "categorical"},
+        {"name": "f12", "active": True, "dtype": "float", "type": "numeric"}]
+    path.write_text(yaml.safe_dump(blocks, sort_keys=False))
+
+
+TRAIN_CSV = "train_data: ../../data/tiny_synthetic/train.csv"
+DATA_CASES = [
+    ("header only", lambda lines: lines[:1], f"{TRAIN_CSV} has a header but no rows"),
+    ("label 'yes'", edit_line(6, lambda cells: ["yes"] + cells[1:]),
+     f"{TRAIN_CSV}, column 'label': 1 labels that are not 0 or 1; the first, 'yes', at line 6"),
+    ("label missing", edit_line(6, lambda cells: [""] + cells[1:]),
+     f"{TRAIN_CSV}, column 'label': 1 missing labels"),
+    ("ragged row", edit_line(6, lambda cells: cells[:-2]),
+     f"{TRAIN_CSV}, line 6: 11 cells where the header has 13 (1 such rows"),
+]
+
+
+@pytest.mark.parametrize("change, fragment", [case[1:] for case in DATA_CASES], ids=[c[0] for c in DATA_CASES])
+def test_bad_raw_csv_is_named_by_file_line_and_column_before_work(zoo, change, fragment):
+    edit_split(zoo, "train", change)
+    assert_named_error(run(zoo, "run", "--expid", "SSR_test"), fragment)
+    assert not (zoo.parent.parent / "data" / "tiny_synthetic" / "feature_map.json").exists()
+
+
+@pytest.mark.parametrize("value, fragment", [
+    ("abc", "1 values that are not numbers (a numeric column); the first, 'abc', at line 7"),
+    ("inf", "1 non-finite values (inf, nan or |x| > 3.4e38, beyond float32); the first, 'inf', at line 7"),
+    ("1e300", "1 non-finite values (inf, nan or |x| > 3.4e38, beyond float32); the first, '1e300', at line 7"),
+    ("nan", "1 non-finite values"),
+])
+def test_bad_numeric_value_is_named_with_its_column(zoo, value, fragment):
+    make_f12_numeric(zoo)
+    edit_split(zoo, "train", edit_line(7, lambda cells: cells[:-1] + [value]))
+    assert_named_error(run(zoo, "run", "--expid", "SSR_test"), f"{TRAIN_CSV}, column 'f12': {fragment}")
+
+
+def test_numeric_column_with_empty_cells_trains(zoo):
+    make_f12_numeric(zoo)
+    edit_split(zoo, "train", edit_line(7, lambda cells: cells[:-1] + [""]))  # fuxictr's missing value
+    done = run(zoo, "run", "--expid", "SSR_test")
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_compressed_csv_is_named(zoo):
+    data = zoo.parent.parent / "data" / "tiny_synthetic"
+    (data / "train.csv.gz").write_bytes(gzip.compress((data / "train.csv").read_bytes()))
+    path = zoo / "config" / "dataset_config.yaml"
+    path.write_text(path.read_text().replace("tiny_synthetic/train.csv", "tiny_synthetic/train.csv.gz"))
+    assert_named_error(run(zoo, "run", "--expid", "SSR_test"),
+                       f"{TRAIN_CSV}.gz is compressed; raw csv is read as plain text")
+
+
+def test_truncated_gzip_source_is_named_by_data_prepare(tmp_path):
+    from test_prepare import FRAPPE_LINES
+    source = tmp_path / "afn"
+    source.mkdir()
+    blob = gzip.compress(("\n".join(FRAPPE_LINES * 200) + "\n").encode())
+    (source / "train.libsvm.gz").write_bytes(blob[:len(blob) // 2])
+    for split in ("valid", "test"):
+        (source / f"{split}.libsvm").write_text("\n".join(FRAPPE_LINES) + "\n")
+    done = subprocess.run(CLI + ["data", "prepare", "Frappe_x1", "--source", str(source), "--out", str(tmp_path / "out")],
+                          capture_output=True, text=True, timeout=120)
+    assert_named_error(done, "train.libsvm.gz: the compressed file is truncated or damaged")
+    assert not (tmp_path / "out" / "train.csv").exists() and not (tmp_path / "out" / "train.csv.tmp").exists()
+
+
+@pytest.mark.parametrize("split", ["valid", "test"])
+def test_split_with_one_class_is_named_before_training(zoo, split):
+    edit_split(zoo, split, lambda lines: lines[:1] + ["0" + line[1:] for line in lines[1:]])
+    done = run(zoo, "run", "--expid", "SSR_test")
+    assert_named_error(done, f"{split}_data: ", "label 'label' is [0.0] in all 400 rows; AUC (in metrics or monitor) "
+                       "needs both classes in this split", line=-1)
+    assert "Epoch=1" not in done.stderr
+
+
+def test_ids_beyond_the_feature_maps_vocabulary_are_named(zoo):
+    assert run(zoo, "run", "--expid", "SSR_test").returncode == 0
+    path = zoo.parent.parent / "data" / "tiny_synthetic" / "feature_map.json"
+    content = json.loads(path.read_text())
+    next(item["f03"] for item in content["features"] if "f03" in item)["vocab_size"] = 3  # from other data
+    path.write_text(json.dumps(content))
+    assert_named_error(run(zoo, "run", "--expid", "SSR_test"), "train.h5: column 'f03' holds id",
+                       "outside [0, 3) of its feature map's vocab_size", line=-1)
+
+
+def test_a_raw_csv_replaced_after_its_store_was_built_rebuilds_it(zoo):
+    assert run(zoo, "run", "--expid", "SSR_test").returncode == 0
+    edit_split(zoo, "train", lambda lines: lines[:2001])  # half the rows: another file
+    done = run(zoo, "run", "--expid", "SSR_test")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "train_data: ../../data/tiny_synthetic/train.csv changed (size or mtime) since" in done.stderr
+    assert "Stored 2000 rows in ../../data/tiny_synthetic/train.h5" in done.stderr
+    again = run(zoo, "run", "--expid", "SSR_test")
+    assert "changed (size or mtime)" not in again.stderr and "Stored" not in again.stderr
+
+
+def test_sparsity_checkpoint_of_another_experiment_or_not_a_checkpoint_is_named(zoo):
+    assert run(zoo, "run", "--expid", "SSR_test").returncode == 0
+    checkpoint = "checkpoints/tiny_synthetic/SSR_test.model"
+    done = run(zoo, "sparsity", "--expid", "SSR_S_test", "--checkpoint", checkpoint)
+    assert_named_error(done, f"--checkpoint: '{checkpoint}' does not fit experiment 'SSR_S_test'",
+                       "was it saved by another experiment?")
+    (zoo / "notes.model").write_text("not a checkpoint")
+    assert_named_error(run(zoo, "sparsity", "--expid", "SSR_test", "--checkpoint", "notes.model"),
+                       "--checkpoint: 'notes.model' is not a model checkpoint saved by a run")
+
+
+def _metrics(out):
+    rows = {row["seed"]: row for row in bench.read_results(str(out / "results.csv"))}
+    return {seed: {k: row[k] for k in ("valid_AUC", "valid_logloss", "test_AUC", "test_logloss", "best_epoch",
+                                       "threads")} for seed, row in rows.items()}
+
+
+def test_a_killed_and_resumed_benchmark_gives_the_uninterrupted_metrics(zoo):
+    edit(zoo, epochs=3, early_stop_patience=5)
+    args = ["bench", "--config", "config", "--expids", "SSR_test", "--seeds", "1,2", "--threads", "2"]
+    assert run(zoo, *args, "--out", "whole").returncode == 0
+    resumed = zoo / "resumed" / "results.csv"
+    process = subprocess.Popen(CLI + args + ["--out", "resumed"], cwd=zoo, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    while not (resumed.exists() and len(resumed.read_text().splitlines()) == 2) and time.time() < deadline:
+        time.sleep(0.2)
+    time.sleep(3)  # seed 2 is under way
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert len(resumed.read_text().splitlines()) == 2
+    # the restart sees another thread setting in its environment; the pinned count decides
+    done = subprocess.run(CLI + args + ["--out", "resumed"], cwd=zoo, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "1 already in" in done.stdout
+    assert _metrics(zoo / "resumed") == _metrics(zoo / "whole")
+    assert {row["threads"] for row in _metrics(zoo / "whole").values()} == {"2"}

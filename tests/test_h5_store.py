@@ -14,7 +14,8 @@ from fuxictr.features import FeatureMap
 from fuxictr.preprocess import FeatureProcessor
 
 from fuxictr_ssr.data import ColumnarDataLoader, StreamingH5Loader
-from fuxictr_ssr.data.h5_store import build_h5_dataset, load_feature_map, required_raw_columns
+from fuxictr_ssr.data.h5_store import build_h5_dataset, load_feature_map
+from fuxictr_ssr.data.raw_check import check_raw_splits, required_raw_columns
 
 FEATURE_COLS = [
     {"name": ["c1", "c2"], "active": True, "dtype": "str", "type": "categorical"},
@@ -203,17 +204,16 @@ def bad_frames(**changes):
 
 @pytest.mark.parametrize("changes, message", [
     ({"valid": lambda f: f.drop(columns=["n2"])}, r"valid.csv: missing columns \['n2'\]"),
-    ({"train": lambda f: f.assign(label=f["label"] * 2)}, r"train.csv: label column 'label' must be 0 or 1"),
+    ({"train": lambda f: f.assign(label=f["label"] * 2)},
+     r"train_data: .*train.csv, column 'label': \d+ labels that are not 0 or 1; the first, '2(.0)?', at line \d+"),
     ({"valid": lambda f: f.assign(label=f["label"].where(f.index > 5))},
-     r"valid.csv: label column 'label' has 6 missing values"),
-    ({"valid": lambda f: f.iloc[:0]}, r"valid.csv: the split has no rows"),
+     r"valid_data: .*valid.csv, column 'label': 6 missing labels"),
+    ({"valid": lambda f: f.iloc[:0]}, r"valid_data: .*valid.csv has a header but no rows"),
 ])
-def test_bad_csv_is_named_before_the_split_is_stored(tmp_path, changes, message):
+def test_bad_csv_is_named_before_anything_is_built(tmp_path, changes, message):
     params = dataset_params(tmp_path, bad_frames(**changes))
     with pytest.raises(ValueError, match=message):
-        build_h5_dataset(FeatureProcessor(**params), params)
-    data_dir = tmp_path / "data" / "h5set"
-    assert not (data_dir / "feature_map.json").exists()  # an unfinished build is redone next time
+        check_raw_splits(params)
 
 
 def test_bad_h5_files_are_named(built, tmp_path):

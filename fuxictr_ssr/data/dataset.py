@@ -2,20 +2,28 @@
 which loader reads them.
 
 Raw splits are preprocessed once into ``<data_root>/<dataset_id>/`` (``feature_map.json`` plus the
-encoded splits) and reused while that folder holds them: ``data_format: h5`` stores raw csv as an
+encoded splits) and reused while that folder holds them and the raw files keep the size and mtime
+recorded in its ``raw_sources.json`` (a replaced raw file makes a rebuild, with a warning): ``data_format: h5`` stores raw csv as an
 h5 column store without Ray (:mod:`fuxictr_ssr.data.h5_store`); ``csv`` / ``parquet`` go through
 fuxictr's ``build_dataset``; ``npz`` (and given h5 splits) are read as they are.
 """
 import glob
 import importlib
+import json
+import logging
 import os
+
+import numpy as np
 
 from ..compat import rank_data_loaders
 from ..config import RAW_DATA_FORMATS, SPLIT_KEYS, data_format
+from ..safe_files import write_json
 from .h5_store import build_h5_dataset, is_h5_path, load_feature_map
-from .loader import ColumnarDataLoader
+from .loader import ColumnarDataLoader, split_labels
+from .raw_check import check_raw_splits
 from .streaming import StreamingH5Loader
 
+RAW_SOURCES_FILE = "raw_sources.json"
 DATA_LOADERS = {"columnar": ColumnarDataLoader, "streaming": StreamingH5Loader, "fuxictr": None}
 
 
@@ -92,21 +100,87 @@ def import_object(dotted_path, key):
         raise ValueError(f"{key}: cannot import {dotted_path!r} (expected 'package.module.ClassName')") from None
 
 
+def _raw_files(params):
+    """``{split key: [[path, size, mtime_ns], ...]}`` of the raw files the splits name."""
+    found = {}
+    for key in SPLIT_KEYS:
+        path = params.get(key)
+        if path and not is_h5_path(path):
+            files = sorted(glob.glob(os.path.join(path, "*") if os.path.isdir(path) else path))
+            found[key] = [[os.path.abspath(f), os.path.getsize(f), os.stat(f).st_mtime_ns] for f in files]
+    return found
+
+
+def _stale_split(params, raw_files):
+    """The split key whose raw files changed (size or mtime) since the store was built, or None."""
+    manifest = os.path.join(data_dir(params), RAW_SOURCES_FILE)
+    if not (os.path.isfile(manifest) and os.path.isfile(feature_map_path(params))):
+        return None
+    with open(manifest) as handle:
+        recorded = json.load(handle)
+    return next((key for key, files in raw_files.items() if files and files != recorded.get(key)), None)
+
+
+def _builds(params):
+    """Whether :func:`prepare_data` will preprocess raw files (none stored yet, or stale)."""
+    if data_format(params) not in RAW_DATA_FORMATS + ("h5",):
+        return False
+    if data_format(params) == "h5" and not all(_h5_store_paths(params).values()):
+        return False  # given h5 splits
+    missing = _h5_needs_build(params) if data_format(params) == "h5" else not os.path.isfile(feature_map_path(params))
+    return missing or _stale_split(params, _raw_files(params)) is not None
+
+
+def check_raw_data(params):
+    """Check the raw csv files that :func:`prepare_data` is about to preprocess (see
+    :mod:`fuxictr_ssr.data.raw_check`); a stored dataset is not read again."""
+    if data_format(params) in ("csv", "h5") and _builds(params):
+        check_raw_splits(params)
+
+
 def prepare_data(params):
-    """Preprocess raw data (unless done before) and point the split paths at the stored splits;
-    return the FeatureMap."""
+    """Preprocess raw data (unless done before, from the same files; :func:`check_raw_data` first)
+    and point the split paths at the stored splits; return the FeatureMap."""
     from fuxictr.features import FeatureMap
     from fuxictr.preprocess import build_dataset
 
+    raw_files = _raw_files(params) if data_format(params) in RAW_DATA_FORMATS + ("h5",) else {}
+    stale = _stale_split(params, raw_files)
+    if stale:
+        logging.warning("%s: %s changed (size or mtime) since %s was built from it; rebuilding", stale,
+                        params[stale], data_dir(params))
+        os.remove(feature_map_path(params))
+    built = False
     if data_format(params) == "h5":
         if _h5_needs_build(params):
             build_h5_dataset(_make_processor(params), params)
+            built = True
         for key, stored in _h5_store_paths(params).items():
             params[key] = stored or params[key]
     elif data_format(params) in RAW_DATA_FORMATS:
+        built = not os.path.isfile(feature_map_path(params))
         params["train_data"], params["valid_data"], params["test_data"] = build_dataset(_make_processor(params), **params)
+    if built and any(raw_files.values()):
+        write_json(os.path.join(data_dir(params), RAW_SOURCES_FILE), raw_files)
     feature_map = FeatureMap(params["dataset_id"], data_dir(params))
     return load_feature_map(feature_map, feature_map_path(params), params)
+
+
+def check_evaluable_splits(feature_map, params):
+    """AUC needs both classes in each split it is computed on (valid every epoch, test at the end):
+    check that before training instead of failing after the first epoch or after the last."""
+    monitor = params.get("monitor", "")
+    names = list(params.get("metrics", [])) + list(monitor if isinstance(monitor, dict) else [monitor])
+    if not any("AUC" in str(name) for name in names):
+        return
+    for key in ("valid_data", "test_data"):
+        if not params.get(key):
+            continue
+        for label, values in split_labels(feature_map, params[key]).items():
+            classes = np.unique(values)
+            if len(classes) < 2:
+                raise ValueError(f"{key}: {params[key]}: label {label!r} is {classes.tolist()} in all {len(values)} "
+                                 "rows; AUC (in metrics or monitor) needs both classes in this split")
 
 
 def _make_processor(params):

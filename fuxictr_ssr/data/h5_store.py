@@ -19,13 +19,13 @@ import glob
 import json
 import logging
 import os
-import re
 from collections import OrderedDict
 
 import h5py
 import numpy as np
 
 from ..config import SPLITS
+from .raw_check import csv_files
 
 H5_SUFFIXES = (".h5", ".hdf5")
 CHUNK_ROWS = 100_000
@@ -55,63 +55,14 @@ def h5_parts(data_path):
 
 # ---------------------------------------------------------------- building from csv
 
-def required_raw_columns(feature_cols, label_cols):
-    """Columns a raw csv must have: every active column, except that a column made by a
-    ``preprocess`` function needs that function's argument instead of itself."""
-    required = []
-    for col in list(feature_cols) + list(label_cols):
-        if col.get("active", True) is False and col not in label_cols:
-            continue
-        names = col["name"] if isinstance(col["name"], list) else [col["name"]]
-        for name in names:
-            preprocess = col.get("preprocess")
-            arguments = re.split(r"[()]", preprocess)[1:-1] if preprocess else []
-            required += [a.strip() for a in ",".join(arguments).split(",") if a.strip()] or [name]
-    return list(OrderedDict.fromkeys(required))
-
-
-def csv_files(path):
-    files = sorted(glob.glob(path)) if not os.path.isdir(path) else sorted(glob.glob(os.path.join(path, "*.csv")))
-    if not files:
-        raise ValueError(f"raw data {path!r} not found")
-    return files
-
-
-def check_csv_headers(files, required, sep=","):
-    for path in files:
-        with open(path, newline="") as handle:
-            header = handle.readline().rstrip("\r\n").split(sep)
-        missing = [c for c in required if c not in header]
-        if missing:
-            raise ValueError(f"{path}: missing columns {missing} (the dataset config's feature_cols/label_col "
-                             f"need them; the header has {header})")
-
-
-def check_missing_labels(processor, files, sep=","):
-    """fuxictr's preprocess fills a missing label with 0; a missing label is an error here."""
-    import polars as pl
-    names = [col["name"] for col in processor.label_cols]
-    for path in files:
-        missing = processor.read_data(path, data_format="csv", sep=sep).select(
-            [pl.col(name).null_count() for name in names]).collect().row(0)
-        for name, count in zip(names, missing):
-            if count:
-                raise ValueError(f"{path}: label column {name!r} has {count} missing values")
-
-
 def build_h5_dataset(processor, params, chunk_rows=CHUNK_ROWS):
     """Fit ``processor`` on the train csv and write ``<split>.h5`` for every split given.
 
-    Returns ``{split: h5 path}``. Raises ``ValueError`` naming the file and column for a missing
-    column, an empty split or a label that is not 0/1 (or is missing), before writing anything
-    for that split.
+    Returns ``{split: h5 path}``. The csv files are expected to have passed
+    :func:`fuxictr_ssr.data.raw_check.check_raw_splits`.
     """
     sep = params.get("sep", ",")
     sources = {split: csv_files(params[f"{split}_data"]) for split in SPLITS if params.get(f"{split}_data")}
-    required = required_raw_columns(processor.feature_cols, processor.label_cols)
-    for files in sources.values():
-        check_csv_headers(files, required, sep)
-        check_missing_labels(processor, files, sep)
 
     logging.info("Fitting the feature processor on %s", sources["train"])
     statistics_one_column_at_a_time(processor)
@@ -173,7 +124,7 @@ def write_split(processor, files, out_path, sep=",", chunk_rows=CHUNK_ROWS):
     with h5py.File(tmp_path, "w") as store:
         for path in files:
             for chunk in _preprocessed(processor, [path], sep).collect_batches(chunk_size=chunk_rows):
-                columns = encode_chunk(processor, chunk.to_pandas(), path)
+                columns = encode_chunk(processor, chunk.to_pandas())
                 _append(store, columns)
                 rows += len(chunk)
         if rows == 0:
@@ -182,7 +133,7 @@ def write_split(processor, files, out_path, sep=",", chunk_rows=CHUNK_ROWS):
     logging.info("Stored %d rows in %s", rows, out_path)
 
 
-def encode_chunk(processor, frame, source):
+def encode_chunk(processor, frame):
     """fuxictr's encoding of one preprocessed chunk, as ``{column: array}`` in narrow dtypes.
 
     Categorical ids use the fitted tokenizer's vocabulary (unknown -> its OOV index) through one
@@ -205,7 +156,7 @@ def encode_chunk(processor, frame, source):
             column = values.to_numpy(dtype=np.float64)
             encoded[name] = np.asarray(normalizer.transform(column) if normalizer else column, dtype=np.float32)
     for name in processor.feature_map.labels:
-        encoded[name] = check_labels(frame[name].to_numpy(dtype=np.float64), source, name).astype(np.float32)
+        encoded[name] = frame[name].to_numpy(dtype=np.float32)  # checked by check_raw_splits
     return encoded
 
 
@@ -222,6 +173,20 @@ def check_label_columns(columns, source, labels):
     """:func:`check_labels` for every label column of ``columns`` (a dict of arrays read from ``source``)."""
     for name in labels:
         check_labels(columns[name].astype(np.float64), source, name)
+
+
+def check_ids_in_vocabulary(columns, source, feature_map):
+    """An id at or past its feature's ``vocab_size`` would index beyond the embedding table (an
+    IndexError deep in the model): name the column and the two numbers instead."""
+    for name, values in columns.items():
+        spec = feature_map.features.get(name)
+        if spec is None or spec["type"] not in ("categorical", "sequence") or "vocab_size" not in spec or not values.size:
+            continue
+        low, high = int(values.min()), int(values.max())
+        if low < 0 or high >= spec["vocab_size"]:
+            raise ValueError(f"{source}: column {name!r} holds id {high if high >= spec['vocab_size'] else low}, "
+                             f"outside [0, {spec['vocab_size']}) of its feature map's vocab_size; the data and "
+                             "feature_map.json do not belong together (rebuild: delete feature_map.json in the data folder)")
 
 
 def _append(store, columns):

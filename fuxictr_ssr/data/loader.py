@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .h5_store import H5_SUFFIXES, check_label_columns, read_h5_rows
+from .h5_store import H5_SUFFIXES, check_ids_in_vocabulary, check_label_columns, read_h5_rows
 
 
 STORED_SUFFIXES = (".parquet", ".npz") + H5_SUFFIXES
@@ -28,16 +28,24 @@ def _read_columns(path, columns, feature_map):
     if path.endswith(H5_SUFFIXES):
         values = read_h5_rows(path, columns, feature_map)
         check_label_columns(values, path, feature_map.labels)
-        return values
-    if path.endswith(".npz"):
+    elif path.endswith(".npz"):
         with np.load(path) as arrays:
             missing = [c for c in columns if c not in arrays]
             if missing:
                 raise ValueError(f"{path}: missing columns {missing}")
-            return {c: arrays[c] for c in columns}
-    frame = pd.read_parquet(path, columns=columns)
-    return {c: (np.stack(frame[c].to_numpy()) if frame[c].dtype == object else frame[c].to_numpy())
-            for c in columns}
+            values = {c: arrays[c] for c in columns}
+    else:
+        frame = pd.read_parquet(path, columns=columns)
+        values = {c: (np.stack(frame[c].to_numpy()) if frame[c].dtype == object else frame[c].to_numpy())
+                  for c in columns}
+    check_ids_in_vocabulary(values, path, feature_map)
+    return values
+
+
+def split_labels(feature_map, data_path):
+    """The label columns of a preprocessed split, ``{label: array}``, read without the features."""
+    parts = [_read_columns(path, list(feature_map.labels), feature_map) for path in _resolve(data_path)]
+    return {name: np.concatenate([part[name] for part in parts]) for name in feature_map.labels}
 
 
 def _one_array(arrays):

@@ -19,6 +19,8 @@ import gzip
 import hashlib
 import os
 import shutil
+import zlib
+from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
@@ -44,6 +46,27 @@ def _find_split_file(source, split, patterns):
     return matches[0] if matches else None
 
 
+@contextmanager
+def _named_if_damaged(path):
+    try:
+        yield
+    except (EOFError, gzip.BadGzipFile, zlib.error) as error:
+        raise ValueError(f"{path}: the compressed file is truncated or damaged ({error}); download it again") from None
+
+
+@contextmanager
+def _written_whole(path):
+    """Write ``path`` through ``path.tmp``, renamed only when complete: a failed or killed
+    conversion never leaves a partial csv that a later run would take for the data."""
+    tmp_path = path + ".tmp"
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    finally:
+        if os.path.exists(tmp_path):
+            os.remove(tmp_path)
+
+
 def _open_text(path):
     return gzip.open(path, "rt") if path.endswith(".gz") else open(path)
 
@@ -51,7 +74,8 @@ def _open_text(path):
 def libsvm_to_csv(source_path, out_path, fields, value_fields=()):
     """Convert one libsvm file (``label idx:val ...``, one token per field) to a csv with header."""
     keep_value = [name in value_fields for name in fields]
-    with _open_text(source_path) as reader, open(out_path, "w", newline="") as out:
+    with _named_if_damaged(source_path), _written_whole(out_path) as tmp_path, \
+            _open_text(source_path) as reader, open(tmp_path, "w", newline="") as out:
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(["label"] + fields)
         for line_number, line in enumerate(reader, start=1):
@@ -108,7 +132,8 @@ def _split_8_1_1(frame, out):
     written = {}
     for split, rows in bounds.items():
         written[split] = os.path.join(out, f"{split}.csv")
-        frame.iloc[np.sort(rows)].to_csv(written[split], index=False)
+        with _written_whole(written[split]) as tmp_path:
+            frame.iloc[np.sort(rows)].to_csv(tmp_path, index=False)
     return written
 
 
@@ -124,7 +149,8 @@ def _single_source_file(source, patterns, what):
 
 def _prepare_criteo_raw(dataset, source, out):
     path = _single_source_file(source, ["train*.txt", "train*.txt.gz"], "raw Criteo file")
-    frame = pd.read_csv(path, sep="\t", header=None, dtype=str, keep_default_na=False)
+    with _named_if_damaged(path):
+        frame = pd.read_csv(path, sep="\t", header=None, dtype=str, keep_default_na=False)
     if frame.shape[1] != len(dataset.fields):
         raise ValueError(f"{path}: expected {len(dataset.fields)} tab-separated columns "
                          f"(label, I1-I13, C1-C26), got {frame.shape[1]}")
@@ -137,7 +163,8 @@ def _prepare_criteo_raw(dataset, source, out):
 
 def _prepare_avazu_raw(dataset, source, out):
     path = _single_source_file(source, ["train*.csv", "train*.csv.gz"], "raw Avazu csv")
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    with _named_if_damaged(path):
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     missing = [column for column in dataset.fields if column not in frame.columns]
     if missing:
         raise ValueError(f"{path}: missing columns {', '.join(missing)} (expected the Kaggle Avazu header)")

@@ -4,7 +4,7 @@ import threading
 import numpy as np
 import torch
 
-from .h5_store import check_label_columns, h5_parts, read_h5_rows
+from .h5_store import check_ids_in_vocabulary, check_label_columns, h5_parts, read_h5_rows
 
 BLOCK_ROWS = 262_144
 
@@ -75,6 +75,7 @@ class StreamingH5Loader:
     def _read(self, block, generator):
         path, start, stop = self.blocks[block]
         columns = read_h5_rows(path, self.columns, self.feature_map, start, stop)
+        check_ids_in_vocabulary(columns, path, self.feature_map)
         tensors = {c: torch.from_numpy(np.ascontiguousarray(v)) for c, v in columns.items()}
         if generator is not None:
             rows = torch.randperm(stop - start, generator=generator)
