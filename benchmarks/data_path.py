@@ -20,6 +20,7 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 
 LOADERS = ("h5 in-memory", "h5 streaming", "fuxictr parquet", "fuxictr npz")
@@ -175,7 +176,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", required=True, help="benchmark folder (its DNN experiment and dataset)")
     parser.add_argument("--data-root", required=True, help="where the raw csv splits are (replaces data_root)")
-    parser.add_argument("--work", default="/tmp/fuxictr_ssr_data_path", help="scratch folder for the stores")
+    parser.add_argument("--work", help="scratch folder for the stores (default: a new temporary folder)")
     parser.add_argument("--batch-size", type=int, default=4096)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", help="append the markdown section to this file")
@@ -183,6 +184,7 @@ def main(argv=None):
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.argv = sys.argv[1:] if argv is None else argv
+    args.work = args.work or tempfile.mkdtemp(prefix="fuxictr_ssr_data_path_")
     from fuxictr_ssr.config import load_params
     from fuxictr_ssr.bench import list_expids
     args.dataset_id = load_params(args.config, list_expids(args.config)[0])["dataset_id"]

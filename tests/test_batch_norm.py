@@ -131,3 +131,23 @@ def test_report_script_tabulates_the_checks_of_every_run(few_steps_runs):
     again = subprocess.run([sys.executable, script, "--results", str(bench_dir)], check=True, capture_output=True,
                            text=True, timeout=120).stdout
     assert "| SSR_D_warm | 1 | 1 |" in again
+
+
+@pytest.mark.parametrize("embedding_norm", ["batch_norm", "field_batch_norm"])
+def test_the_embedding_normalisation_is_applied_in_the_forward_pass(embedding_norm):
+    """The model's logit equals a reference composed from its own submodules, embedding
+    normalisation included (train mode: batch statistics, far from the identity at fuxictr's
+    1e-4 embedding scale)."""
+    torch.manual_seed(0)
+    feature_map = categorical_feature_map()
+    model = create_model({"model": "SSR", "embedding_dim": 4, "embedding_norm": embedding_norm,
+                          "num_views": [2, 2], "view_dims": [8, 8], "ics_iterations": 2}, feature_map)
+    batch = {name: torch.randint(1, 22, (64,)) for name in feature_map.features}
+    batch["label"] = torch.randint(0, 2, (64,)).float()
+    model.train()
+    emb = model.embedding_layer(model.get_inputs(batch))
+    flat = model.embedding_norm(emb).flatten(start_dim=1)
+    expected = torch.sigmoid(model.head(model.ssr_layers(flat)))
+    skipped = torch.sigmoid(model.head(model.ssr_layers(emb.flatten(start_dim=1))))
+    assert not torch.allclose(expected, skipped, atol=1e-4)  # the check can tell the two apart
+    assert torch.allclose(model(batch)["y_pred"], expected, atol=1e-6)

@@ -2,9 +2,10 @@
 import csv
 import os
 
+import numpy as np
 import pytest
 
-from fuxictr_ssr import bench
+from fuxictr_ssr import bench, config
 from fuxictr_ssr.bench import RESULT_COLUMNS, read_results, run_benchmark, summarise
 from fuxictr_ssr.data import SyntheticSpec
 from helpers import generated_experiment
@@ -182,3 +183,63 @@ def test_a_results_file_with_older_columns_is_upgraded_before_a_row_is_appended(
     rows = bench.read_results(str(path))
     assert rows == [{**old_row, "threads": ""}, new_row]
     assert path.read_text().splitlines()[0] == ",".join(bench.RESULT_COLUMNS)
+
+
+def _fake_result(expid, seed):
+    return {"expid": expid, "model": expid.split("_")[0], "seed": seed, "valid": {"AUC": 0.6, "logloss": 0.6},
+            "test": {"AUC": 0.7, "logloss": 0.5}, "best_epoch": 1, "epochs_run": 1, "params_non_embedding": 1,
+            "params_total": 2, "train_time_s": 1.0, "samples_per_s": 1.0, "fuxictr_version": "x",
+            "torch_version": "y", "device": "cpu", "threads": 1}
+
+
+def test_resume_redoes_exactly_the_missing_and_stale_runs_wherever_they_are(suite, tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(bench, "run_one", lambda _, expid, seed, *args: calls.append((expid, seed))
+                        or _fake_result(expid, seed))
+    out = str(tmp_path / "results")
+    run_benchmark(suite, [1, 2, 3], out, log=lambda m: None)
+    assert len(calls) == 6
+    path = os.path.join(out, "results.csv")
+    rows = read_results(path)
+    kept = [r for r in rows if (r["expid"], r["seed"]) not in {("DNN_gen", "2"), ("SSR_D_gen", "1")}]
+    next(r for r in kept if (r["expid"], r["seed"]) == ("SSR_D_gen", "3"))["config_hash"] = "an-older-one"
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=RESULT_COLUMNS)
+        writer.writeheader()
+        writer.writerows(kept)
+    calls.clear()
+    run_benchmark(suite, [1, 2, 3], out, log=lambda m: None)
+    assert sorted(calls) == [("DNN_gen", 2), ("SSR_D_gen", 1), ("SSR_D_gen", 3)]
+
+
+TRAINING_KEYS = [k for k in config.RUN_KEYS + config.DATASET_KEYS if k not in bench.NOT_FINGERPRINTED]
+
+
+@pytest.mark.parametrize("key", TRAINING_KEYS)
+def test_every_key_that_can_change_a_result_changes_the_fingerprint(key):
+    base = {"model": "SSR", "batch_size": 4096, "learning_rate": 1e-3, "view_dims": [64]}
+    assert bench.config_fingerprint({**base, key: "changed"}) != bench.config_fingerprint(base)
+    assert bench.config_fingerprint({**base, "batch_size": 1024}) != bench.config_fingerprint(base)
+
+
+def test_leaderboard_columns_parse_back_to_the_csv_means(tmp_path):
+    rows = _rows("A_x", [0.81, 0.82, 0.83]) + _rows("B_x", [0.70, 0.71, 0.72])
+    for index, row in enumerate(rows):  # every column its own values
+        row.update(valid_AUC=str(0.5 + index / 100), test_logloss=str(0.3 + index / 100),
+                   params_non_embedding=str(1000 + index), best_epoch=str(index), train_time_s=str(10 + index))
+    path = tmp_path / "leaderboard.md"
+    bench.write_leaderboard(str(path), "Frappe_x1", rows, "cmd")
+    lines = path.read_text().splitlines()
+    header = next(line for line in lines if line.startswith("| rank |")).strip("| ").split(" | ")
+    table = {cells["expid"]: cells for cells in (dict(zip(header, line.strip("| ").split(" | "))) for line in lines
+                                                 if line.startswith("| ") and line.split(" | ")[1] in ("A_x", "B_x"))}
+
+    def mean(expid, column):
+        return np.mean([float(r[column]) for r in rows if r["expid"] == expid])
+
+    for expid, cells in table.items():
+        assert float(cells["test AUC"].split(" +- ")[0]) == pytest.approx(mean(expid, "test_AUC"), abs=1e-6)
+        assert float(cells["test logloss"].split(" +- ")[0]) == pytest.approx(mean(expid, "test_logloss"), abs=1e-6)
+        assert float(cells["valid AUC"].split(" +- ")[0]) == pytest.approx(mean(expid, "valid_AUC"), abs=1e-6)
+        assert float(cells["best epoch"]) == pytest.approx(mean(expid, "best_epoch"), abs=0.05)
+        assert int(cells["seeds"]) == 3

@@ -4,6 +4,7 @@ gets the documented behaviour), and a crash never leaves a result that breaks th
 import gzip
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -345,3 +346,33 @@ def test_a_killed_and_resumed_benchmark_gives_the_uninterrupted_metrics(zoo):
     assert "1 already in" in done.stdout
     assert _metrics(zoo / "resumed") == _metrics(zoo / "whole")
     assert {row["threads"] for row in _metrics(zoo / "whole").values()} == {"2"}
+
+
+def test_a_run_killed_while_building_its_h5_store_rebuilds_it_next_time(tmp_path):
+    from fuxictr_ssr.data import SyntheticSpec
+    from helpers import generated_experiment
+    spec = SyntheticSpec(num_rows=400_000, num_fields=10, num_informative=3, num_interactions=1, vocab_size=50, seed=7)
+    config_dir = generated_experiment(tmp_path, {"DNN_gen": {"model": "DNN", "hidden_units": [8]}}, spec=spec,
+                                      base={"epochs": 1, "batch_size": 4096})
+    store = tmp_path / "data" / "gen"
+    args = CLI + ["run", "--config", config_dir, "--expid", "DNN_gen"]
+    process = subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while not list(store.glob("*.h5.tmp")) and time.time() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert list(store.glob("*.h5.tmp")), "the build finished before it could be killed; use more rows"
+    assert not (store / "feature_map.json").exists()  # the store is not taken for finished
+    done = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert re.search(r"Stored 320000 rows in .*train\.h5", done.stderr)
+    assert (store / "feature_map.json").exists() and not list(store.glob("*.tmp"))
+
+
+def test_an_ssr_s_view_wider_than_its_input_is_a_warning(zoo):
+    edit(zoo, "SSR_S_test", view_dims=[64, 16])  # 12 fields x 4 = 48 inputs
+    done = run(zoo, "run", "--expid", "SSR_S_test")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "SSR layer 1: view_dims 64 is wider than its input (48 values): each view repeats inputs" in done.stderr
+    assert "SSR layer 2" not in done.stderr  # 4 x 64 = 256 inputs there

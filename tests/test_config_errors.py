@@ -13,8 +13,8 @@ ZOO_CONFIG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file
 
 
 @pytest.fixture
-def config_dir(zoo_copy):
-    os.chdir(zoo_copy / "model_zoo" / "SSR")
+def config_dir(zoo_copy, monkeypatch):
+    monkeypatch.chdir(zoo_copy / "model_zoo" / "SSR")  # restored after the test
     return "./config/"
 
 

@@ -141,3 +141,25 @@ def test_criteo_like_generator_shape_and_teacher(tmp_path):
     small, small_truth = generate(CriteoLikeSpec(num_rows=1000, seed=5))
     recorded = json.load(open(tmp_path / "spec.json"))["oracle_test_auc"]
     assert recorded == pytest.approx(roc_auc_score(small["label"][900:], small_truth["click_probability"][900:]))
+
+
+def test_loader_shuffle_follows_its_seed(tmp_path):
+    write_parquet_split(tmp_path / "train.parquet")
+    feature_map = categorical_feature_map()
+
+    def first_epoch(seed):
+        loader = ColumnarDataLoader(feature_map, str(tmp_path / "train.parquet"), split="train", batch_size=10,
+                                    shuffle=True, seed=seed)
+        return torch.cat([batch["f01"] for batch in loader])
+
+    assert torch.equal(first_epoch(5), first_epoch(5))
+    assert not torch.equal(first_epoch(5), first_epoch(6))
+
+
+def test_fuxictr_scores_logloss_the_bars_way_once_the_plugin_is_imported():
+    """Through fuxictr's own evaluate_metrics: an exactly wrong prediction costs -log(1e-7), the
+    BARS clip, not sklearn's own (much larger) one."""
+    import fuxictr.metrics
+    import fuxictr_ssr.models  # noqa: F401  (applies the patch)
+    scores = fuxictr.metrics.evaluate_metrics(np.array([1.0, 0.0]), np.array([0.0, 0.0]), ["logloss"])
+    assert scores["logloss"] == pytest.approx(-np.log(1e-7) / 2, rel=1e-6)  # sklearn alone: 18.0

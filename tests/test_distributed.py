@@ -42,7 +42,7 @@ def dnn_zoo(tmp_path):
     return zoo
 
 
-def test_two_processes_train_once_and_report_the_checkpoints_metrics(dnn_zoo):
+def test_two_processes_train_once_and_report_the_checkpoints_metrics(dnn_zoo, monkeypatch):
     done = torchrun(["run_expid.py", "--expid", "DNN_ddp", "--gpu", "-1"], cwd=dnn_zoo)
     assert done.returncode == 0, done.stderr[-3000:]
     log = open(dnn_zoo / "checkpoints" / "tiny_synthetic" / "DNN_ddp.log").read()
@@ -56,16 +56,12 @@ def test_two_processes_train_once_and_report_the_checkpoints_metrics(dnn_zoo):
                                          lines[0].split("[test] ")[1].split(" - "))}
 
     # the saved checkpoint, evaluated in this one process, gives what the two processes reported
-    cwd = os.getcwd()
-    os.chdir(dnn_zoo)
-    try:
-        params, model_class = resolve_params("config", "DNN_ddp")
-        feature_map = prepare_data(params)
-        model = model_class(feature_map, **params)
-        model.load_weights(model.checkpoint)
-        single = model.evaluate(make_loaders(feature_map, params, "test"))
-    finally:
-        os.chdir(cwd)
+    monkeypatch.chdir(dnn_zoo)
+    params, model_class = resolve_params("config", "DNN_ddp")
+    feature_map = prepare_data(params)
+    model = model_class(feature_map, **params)
+    model.load_weights(model.checkpoint)
+    single = model.evaluate(make_loaders(feature_map, params, "test"))
     assert single["AUC"] == pytest.approx(reported["AUC"], abs=1e-6)
     assert single["logloss"] == pytest.approx(reported["logloss"], abs=1e-6)
 
@@ -184,3 +180,20 @@ def test_bench_runs_each_experiment_in_two_processes(tmp_path):
     rows = run_benchmark(config, [5], str(tmp_path / "out"), nproc=2, log=lambda message: None)
     assert [(r["expid"], r["device"]) for r in rows] == [("DNN_gen", "cpu x2")]
     assert len(read_results(str(tmp_path / "out" / "results.csv"))) == 1
+
+
+def _test_metrics(result_line):
+    return {k: float(v) for k, v in (part.split(": ") for part in result_line.split("[test] ")[1].split(" - "))}
+
+
+def test_two_processes_reproduce_the_one_process_metrics_without_batch_norm(dnn_zoo):
+    """The README's claim: on CPU, a BatchNorm-free config trained in 2 processes (half of every
+    global batch each) gives the 1-process metrics up to float rounding."""
+    single = subprocess.run([sys.executable, "run_expid.py", "--expid", "DNN_ddp", "--gpu", "-1"], cwd=dnn_zoo,
+                            capture_output=True, text=True, timeout=300)
+    assert single.returncode == 0, single.stderr[-3000:]
+    double = torchrun(["run_expid.py", "--expid", "DNN_ddp", "--gpu", "-1"], cwd=dnn_zoo)
+    assert double.returncode == 0, double.stderr[-3000:]
+    one, two = (_test_metrics(line) for line in open(dnn_zoo / "config.csv").read().splitlines())
+    assert two["AUC"] == pytest.approx(one["AUC"], abs=1e-5)
+    assert two["logloss"] == pytest.approx(one["logloss"], abs=1e-5)

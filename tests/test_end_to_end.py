@@ -1,4 +1,5 @@
 """Through the runner on generated data: train, checkpoint, result line, reload, reproduce."""
+import json
 import os
 import re
 import subprocess
@@ -139,3 +140,23 @@ def test_raw_parquet_and_preprocessed_npz_inputs(tmp_path):
     yaml.safe_dump(models, open(os.path.join(config_dir, "model_config.yaml"), "w"))
     from_npz = run_experiment(config_dir, "SSR_S_gen", result_csv=str(tmp_path / "r.csv"))
     assert from_npz["test"] == from_parquet["test"]  # same arrays, same seed, same model
+
+
+def test_the_reported_metrics_are_the_best_epochs_not_the_last(zoo_copy):
+    """A run that overfits (large learning rate, early stop after 2 epochs without progress): the
+    reported validation AUC is that of the best epoch's checkpoint, reloaded, not the last epoch's."""
+    import yaml
+    zoo = zoo_copy / "model_zoo" / "SSR"
+    path = zoo / "config" / "model_config.yaml"
+    blocks = yaml.safe_load(path.read_text())
+    blocks["SSR_test"].update(epochs=8, learning_rate=0.01, early_stop_patience=2, embedding_regularizer=0)
+    path.write_text(yaml.safe_dump(blocks, sort_keys=False))
+    done = subprocess.run([sys.executable, "-m", "fuxictr_ssr", "run", "--expid", "SSR_test", "--result-json", "r.json"],
+                          cwd=zoo, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads((zoo / "r.json").read_text())
+    per_epoch = [float(v) for v in re.findall(r"\[Metrics\] AUC: ([0-9.]+)\n", done.stderr)]
+    assert len(per_epoch) == result["epochs_run"] and result["best_epoch"] < result["epochs_run"]
+    assert per_epoch[result["best_epoch"] - 1] == max(per_epoch)
+    assert round(result["valid"]["AUC"], 6) == per_epoch[result["best_epoch"] - 1] != per_epoch[-1]
+    assert "Load best model" in done.stderr

@@ -117,3 +117,13 @@ def test_dcnv2_structures_without_the_parallel_mlp_build_and_train(structure, tm
     batch = random_batch(feature_map, size=8, vocab_size=9)
     model.compute_loss(model(batch), model.get_labels(batch)).backward()
     assert model(batch)["y_pred"].shape == (8, 1)
+
+
+@pytest.mark.parametrize("index_rule", ["torch", "authors"])
+def test_each_ssr_s_layer_draws_its_own_index_sets(index_rule):
+    """Two layers of the same shape (48 inputs, 2 views of 24) must not share one filter seed."""
+    model = create_model({"model": "SSR", "filter_type": "static", "embedding_dim": 4, "num_views": [2, 2],
+                          "view_dims": [24, 24], "filter_index_rule": index_rule}, categorical_feature_map())
+    first, second = (layer.filter.indices for layer in model.ssr_layers)
+    assert first.shape == second.shape
+    assert not torch.equal(first, second)

@@ -89,6 +89,9 @@ class SSR(CheckedModel):
         layers = []
         expanded_view_dims = expanded_view_dims or view_dims
         for depth, (views, view_dim) in enumerate(zip(num_views, view_dims)):
+            if filter_type == "static" and view_dim > input_dim:
+                logging.warning("SSR layer %d: view_dims %d is wider than its input (%d values): each view repeats "
+                                "inputs (whole permutations, as the authors' SSR-S does)", depth + 1, view_dim, input_dim)
             layer = MultiViewSSRLayer(
                 input_dim, views, view_dim, filter_type=filter_type,
                 reduce="mean" if depth == len(num_views) - 1 else "concat",
