@@ -22,8 +22,10 @@ setup(
         # fuxictr's csv preprocessing calls scan_csv(dtypes=...), which polars 2 removed; the h5
         # build streams csv chunks with LazyFrame.collect_batches
         "polars>=1.34,<2",
+        # the sparsity, scale and tune reports draw figures after all their work: never optional
+        "matplotlib",
     ],
-    extras_require={"test": ["pytest", "matplotlib", "optuna"], "plot": ["matplotlib"], "tune": ["optuna", "matplotlib"]},
+    extras_require={"test": ["pytest", "optuna"], "tune": ["optuna"]},
     entry_points={
         "console_scripts": ["fuxictr-ssr=fuxictr_ssr.cli:main"],
         "fuxictr.models": [f"{name}=fuxictr_ssr.models:{name}" for name in MODELS],

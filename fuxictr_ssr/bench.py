@@ -3,7 +3,7 @@
 Each finished run is appended at once to ``<out>/results.csv`` (its FuxiCTR result line to
 ``<out>/<folder name>.csv``), so an interrupted benchmark loses nothing it finished; runs already
 there are skipped, so re-running resumes; and
-``<out>/leaderboard.md`` is rewritten after every run: mean +- std over seeds per experiment,
+``<out>/leaderboard.md`` is rewritten after every run: mean ± std over seeds per experiment,
 sorted by test AUC, each experiment's gap to the best other one with a Welch t-test over seeds,
 and the published reference numbers of the dataset (BARS, the leaders) beside ours.
 """
@@ -30,19 +30,20 @@ from .safe_files import append_line, check_output_path
 
 RESULT_COLUMNS = ["expid", "model", "seed", "config_hash", "valid_AUC", "valid_logloss", "test_AUC", "test_logloss",
                   "best_epoch", "epochs_run", "params_non_embedding", "params_total", "train_time_s",
-                  "samples_per_s", "fuxictr_version", "torch_version", "device", "threads", "finished_at"]
+                  "samples_per_s", "fuxictr_version", "torch_version", "device", "threads", "code_version", "command",
+                  "finished_at"]
 
-# Published BARS numbers (test AUC / logloss of the seed-2021 leaderboard run; 5-seed mean +- std of
+# Published BARS numbers (test AUC / logloss of the seed-2021 leaderboard run; 5-seed mean ± std of
 # test AUC where BARS gives it), by benchmark folder name.
 BARS_REFERENCE = {
-    "Criteo_x1": {"DNN": (0.8137, 0.4382, "0.813678 +- 0.000066"), "DeepFM": (0.8137, 0.4381, "0.813812 +- 0.000080"),
-                  "DCNv2": (0.8142, 0.4378, "0.813939 +- 0.000200")},
+    "Criteo_x1": {"DNN": (0.8137, 0.4382, "0.813678 ± 0.000066"), "DeepFM": (0.8137, 0.4381, "0.813812 ± 0.000080"),
+                  "DCNv2": (0.8142, 0.4378, "0.813939 ± 0.000200")},
     "Avazu_x1": {"DNN": (0.7638, 0.3674, None), "DeepFM": (0.7648, 0.3667, None), "DCNv2": (0.7656, 0.3664, None)},
-    "Frappe_x1": {"DNN": (0.9833, 0.1622, "0.984045 +- 0.000510"), "DeepFM": (0.9842, 0.1482, "0.983947 +- 0.000161"),
-                  "DCNv2": (0.9845, 0.1491, "0.983824 +- 0.000435")},
-    "MovielensLatest_x1": {"DNN": (0.9678, 0.2388, "0.967683 +- 0.000342"),
-                           "DeepFM": (0.9685, 0.2130, "0.968223 +- 0.000163"),
-                           "DCNv2": (0.9691, 0.2147, "0.968657 +- 0.000355")},
+    "Frappe_x1": {"DNN": (0.9833, 0.1622, "0.984045 ± 0.000510"), "DeepFM": (0.9842, 0.1482, "0.983947 ± 0.000161"),
+                  "DCNv2": (0.9845, 0.1491, "0.983824 ± 0.000435")},
+    "MovielensLatest_x1": {"DNN": (0.9678, 0.2388, "0.967683 ± 0.000342"),
+                           "DeepFM": (0.9685, 0.2130, "0.968223 ± 0.000163"),
+                           "DCNv2": (0.9691, 0.2147, "0.968657 ± 0.000355")},
     "KKBox_x1": {"DNN": (0.8501, 0.4811, None), "DeepFM": (0.8531, 0.4785, None)},
 }
 # The best published models of each dataset (test AUC / logloss, one run): BARS x1 leaderboards,
@@ -97,6 +98,13 @@ def experiment_params(config_dir, expid, max_epochs=None):
     if max_epochs is not None:
         params["epochs"] = cap_epochs(params["epochs"], max_epochs)
     return params
+
+
+def folder_name(config_dir):
+    """What a config folder is called in result paths and titles: its own name, or for a
+    FuxiCTR-style ``<model>/config/`` its parent's (``model_zoo/SSR/config`` -> ``SSR``)."""
+    path = os.path.abspath(config_dir)
+    return os.path.basename(os.path.dirname(path)) if os.path.basename(path) == "config" else os.path.basename(path)
 
 
 def list_expids(config_dir):
@@ -165,7 +173,24 @@ def append_result(path, row):
     append_line(path, text.getvalue())
 
 
-def result_row(result, fingerprint):
+def code_version():
+    """The code a row comes from: ``<package version>+g<commit>`` (``.dirty`` with uncommitted
+    changes) in a git checkout, the package version otherwise."""
+    from . import __version__
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    try:
+        described = subprocess.run(["git", "-C", root, "describe", "--always", "--dirty=.dirty", "--abbrev=10"],
+                                   capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return __version__
+    if described.returncode != 0 or not described.stdout.strip():
+        return __version__
+    return f"{__version__}+g{described.stdout.strip()}"
+
+
+def result_row(result, fingerprint, version="", command=""):
+    """One results row; ``version`` (:func:`code_version`) and ``command`` (the user's command that
+    made it) are its provenance."""
     return {
         "expid": result["expid"], "model": result["model"], "seed": result["seed"], "config_hash": fingerprint,
         "valid_AUC": result["valid"]["AUC"], "valid_logloss": result["valid"]["logloss"],
@@ -174,7 +199,8 @@ def result_row(result, fingerprint):
         "params_non_embedding": result["params_non_embedding"], "params_total": result["params_total"],
         "train_time_s": round(result["train_time_s"], 2), "samples_per_s": round(result["samples_per_s"], 1),
         "fuxictr_version": result["fuxictr_version"], "torch_version": result["torch_version"],
-        "device": result["device"], "threads": result["threads"], "finished_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "device": result["device"], "threads": result["threads"], "code_version": version, "command": command,
+        "finished_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
 
 
@@ -295,6 +321,15 @@ def current_rows(rows, fingerprints):
     return [r for r in rows if fingerprints.get(r["expid"]) == r.get("config_hash")]
 
 
+def _command_lines(rows, command):
+    """The commands that made the rows (each row records its own), or ``command`` for rows from
+    before that column."""
+    made_by = sorted({r.get("command") or command for r in rows} - {""}) or [command]
+    if len(made_by) == 1:
+        return [f"Command: `{made_by[0]}`"]
+    return ["Commands (the rows come from these runs):", ""] + [f"- `{c}`" for c in made_by]
+
+
 def write_leaderboard(path, dataset, rows, command, stale=0, tuning=None):
     """``tuning``: each experiment's ``tuning`` label (how its setting was chosen; "untuned" where
     the config gives none)."""
@@ -304,8 +339,8 @@ def write_leaderboard(path, dataset, rows, command, stale=0, tuning=None):
     lines = [f"# {dataset} leaderboard", "",
              f"Machine: {machine_description(rows)}.  ",
              f"Seeds: {', '.join(map(str, seeds))}.  ",
-             f"Command: `{command}`", "",
-             "Mean +- sample std over seeds (the value itself for one seed); sorted by mean test AUC. "
+             *_command_lines(rows, command), "",
+             "Mean ± sample std over seeds (the value itself for one seed); sorted by mean test AUC. "
              "Params = non-embedding parameters. Tuning: how the experiment's setting was chosen (its config's "
              "`tuning` key; `fuxictr-ssr tune` writes \"tuned: N trials\")."
              + (f" ({stale} rows of earlier configs in results.csv are left out.)" if stale else ""), "",
@@ -313,7 +348,7 @@ def write_leaderboard(path, dataset, rows, command, stale=0, tuning=None):
              "| vs best other | p (Welch) | verdict |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     def mean_std(stat, runs):
-        return f"{stat[0]:.6f} +- {stat[1]:.6f}" if runs > 1 else f"{stat[0]:.6f}"
+        return f"{stat[0]:.6f} ± {stat[1]:.6f}" if runs > 1 else f"{stat[0]:.6f}"
 
     for rank, s in enumerate(summary, start=1):
         gap = "-" if s["gap"] is None else f"{s['gap']:+.6f} ({s['best_other']})"
@@ -395,17 +430,18 @@ def run_benchmark(config_dir, seeds, out_dir, expids=None, gpu=-1, data_root=Non
     results_csv = os.path.join(out_dir, "results.csv")
     done = {(r["expid"], int(r["seed"])) for r in current_rows(read_results(results_csv), fingerprints)}
     plan = [(expid, seed) for expid in expids for seed in seeds]
+    version = code_version()
     todo = [item for item in plan if item not in done]
     log(f"{len(plan)} runs ({len(expids)} experiments x {len(seeds)} seeds); {len(plan) - len(todo)} already in {results_csv}"
         + (f"; {threads} threads per run" if todo and not report_only else ""))
-    dataset = title or os.path.basename(config_dirs[0])
+    dataset = title or folder_name(config_dirs[0])
     if report_only:
         todo = []
     for number, (expid, seed) in enumerate(todo, start=1):
         log(f"[{number}/{len(todo)}] {expid} seed {seed}")
         start = time.perf_counter()
         result = run_one(folders[expid], expid, seed, gpu, out_dir, data_root, log, nproc, max_epochs, threads)
-        append_result(results_csv, result_row(result, fingerprints[expid]))
+        append_result(results_csv, result_row(result, fingerprints[expid], version, command))
         log(f"    test AUC {result['test']['AUC']:.6f}, logloss {result['test']['logloss']:.6f} "
             f"({time.perf_counter() - start:.0f} s)")
         update_leaderboard(out_dir, dataset, results_csv, fingerprints, command, tuning)

@@ -1,4 +1,9 @@
-"""Command line: ``fuxictr-ssr run | demo | models | data synth`` (also ``python -m fuxictr_ssr``)."""
+"""fuxictr-ssr: SSR and its rivals as FuxiCTR models, and the tools to benchmark them.
+
+Commands: run (one experiment, as FuxiCTR's run_expid.py), demo, bench (a leaderboard over seeds),
+scale (a family over parameter counts), tune (a FuxiCTR tuner config), sparsity (a checkpoint's
+report), models (the registry), data (synth, synth-criteo, prepare). Also ``python -m fuxictr_ssr``.
+"""
 import argparse
 import os
 import sys
@@ -9,7 +14,7 @@ from .config import BARS_SEEDS
 
 def add_run_arguments(parser):
     """The flags of FuxiCTR's run_expid.py, with the same defaults."""
-    parser.add_argument("--config", default="./config/", help="FuxiCTR config folder (default ./config/)")
+    parser.add_argument("--config", default="./config/", help="FuxiCTR config folder")
     parser.add_argument("--expid", required=True, help="experiment id in model_config.yaml")
     parser.add_argument("--gpu", type=int, default=-1, help="CUDA device index; -1 = CPU")
 
@@ -67,9 +72,9 @@ def parse_seeds(text):
 
 
 def command_bench(args):
-    from .bench import run_benchmark
+    from .bench import folder_name, run_benchmark
     seeds = parse_seeds(args.seeds)
-    out_dir = args.out or os.path.join("results", os.path.basename(args.config.rstrip("/")))
+    out_dir = args.out or os.path.join("results", folder_name(args.config))
     # the leaderboard names the command that produces its rows, so a report-only call drops its flag
     command = "fuxictr-ssr " + " ".join(a for a in sys.argv[1:] if a != "--report-only")
     run_benchmark(args.config, seeds, out_dir, expids=args.expids, gpu=args.gpu,
@@ -79,20 +84,21 @@ def command_bench(args):
 
 
 def command_scale(args):
+    from .bench import folder_name
     from .scaling import run_scaling
     seeds = parse_seeds(args.seeds)
     try:
         targets = [int(float(size)) for size in args.sizes.split(",")]
     except ValueError:
         raise ValueError(f"--sizes: expected comma-separated parameter counts like 1e5,1e6, got {args.sizes!r}") from None
-    out_dir = args.out or os.path.join("results", "scaling", os.path.basename(args.config.rstrip("/")))
+    out_dir = args.out or os.path.join("results", "scaling", folder_name(args.config))
     table = run_scaling(args.config, args.family, targets, seeds, out_dir, gpu=args.gpu,
                         data_root=args.data_root,
                         command="fuxictr-ssr " + " ".join(a for a in sys.argv[1:] if a != "--report-only"),
                         max_epochs=args.max_epochs, report_only=args.report_only)
     for row in table:
         print(f"{row['expid']:<14} {row['params_non_embedding']:>12,d}  test AUC {row['test_AUC_mean']:.6f} "
-              f"+- {row['test_AUC_std']:.6f} ({row['seeds']} seeds)")
+              f"± {row['test_AUC_std']:.6f} ({row['seeds']} seeds)")
     print(f"Results: {os.path.join(out_dir, 'scaling.csv')}, {os.path.join(out_dir, 'scaling.png')}")
 
 
@@ -140,9 +146,31 @@ def command_synth_criteo(args):
     print("\n".join(paths.values()))
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Every option's help ends with its default, unless it has none or the help already says it."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if action.option_strings and action.default not in (None, False, argparse.SUPPRESS) \
+                and "default" not in text:
+            text += " (default: %(default)s)"
+        return text
+
+
+def version_text():
+    from importlib.metadata import PackageNotFoundError, version
+    from . import __version__
+    try:
+        fuxictr_version = version("fuxictr")
+    except PackageNotFoundError:
+        fuxictr_version = "not installed"
+    return f"fuxictr-ssr {__version__} (fuxictr {fuxictr_version})"
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(prog="fuxictr-ssr", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(prog="fuxictr-ssr", description=__doc__, formatter_class=HelpFormatter)
+    parser.add_argument("--version", action="version", version=version_text())
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_subcommand_parser)
 
     run = commands.add_parser("run", help="train and evaluate one experiment of a config folder")
     add_run_arguments(run)
@@ -158,9 +186,9 @@ def build_parser():
     bench.add_argument("--expids", nargs="+", help="experiments to run (default: all in the folder)")
     bench.add_argument("--seeds", default="2021",
                        help=f"comma-separated seeds (BARS: {','.join(map(str, BARS_SEEDS))})")
-    bench.add_argument("--gpu", type=int, default=-1)
+    bench.add_argument("--gpu", type=int, default=-1, help="CUDA device index of every run; -1 = CPU")
     bench.add_argument("--data-root", help="where the dataset's files are (replaces data_root)")
-    bench.add_argument("--out", help="results folder (default results/<config folder name>)")
+    bench.add_argument("--out", help="results folder (default results/<config folder name>; for <name>/config/, <name>)")
     bench.add_argument("--report-only", action="store_true", help="rewrite leaderboard.md from results.csv; run nothing")
     bench.add_argument("--max-epochs", type=int,
                        help="cap every experiment's epochs (early stopping still applies; part of each row's hash)")
@@ -174,9 +202,9 @@ def build_parser():
     scale.add_argument("--config", required=True, help="benchmark folder giving the dataset and base settings")
     scale.add_argument("--family", nargs="+", required=True, help="DNN, DCNv2, SSR_S and/or SSR_D")
     scale.add_argument("--sizes", required=True, help="non-embedding parameter targets, e.g. 1e5,3e5,1e6")
-    scale.add_argument("--seeds", default="2021")
-    scale.add_argument("--gpu", type=int, default=-1)
-    scale.add_argument("--data-root")
+    scale.add_argument("--seeds", default="2021", help="comma-separated seeds of every size")
+    scale.add_argument("--gpu", type=int, default=-1, help="CUDA device index of every run; -1 = CPU")
+    scale.add_argument("--data-root", help="where the dataset's files are (replaces data_root)")
     scale.add_argument("--out", help="default results/scaling/<config folder name>")
     scale.add_argument("--max-epochs", type=int, help="cap every size's epochs (early stopping still applies)")
     scale.add_argument("--report-only", action="store_true", help="write scaling.csv/png from the runs done; run nothing")
@@ -184,9 +212,9 @@ def build_parser():
 
     tune = commands.add_parser("tune", help="search a FuxiCTR tuner config, choose on validation, rerun the best")
     tune.add_argument("--config", required=True, help="FuxiCTR tuner config (base_config, base_expid, tuner_space)")
-    tune.add_argument("--gpu", type=int, default=-1)
+    tune.add_argument("--gpu", type=int, default=-1, help="CUDA device index of every trial; -1 = CPU")
     tune.add_argument("--max-trials", type=int, help="budget: a seeded random subset of the grid (default: all of it)")
-    tune.add_argument("--sampler", default="grid", help="grid (default) or tpe (Optuna; pip install '.[tune]')")
+    tune.add_argument("--sampler", default="grid", help="grid or tpe (Optuna; pip install '.[tune]')")
     tune.add_argument("--seeds", default=",".join(map(str, BARS_SEEDS)),
                       help="seeds the chosen point reruns with (default BARS's five)")
     tune.add_argument("--search-seed", type=int, help="the trials' seed (default: the tuner config's seed)")
@@ -198,7 +226,7 @@ def build_parser():
     tune.set_defaults(handler=command_tune)
 
     sparsity = commands.add_parser("sparsity", help="implicit-sparsity report of a trained checkpoint")
-    sparsity.add_argument("--checkpoint", required=True)
+    sparsity.add_argument("--checkpoint", required=True, help="the .model file a run of --expid saved")
     add_run_arguments(sparsity)
     sparsity.add_argument("--data-root", help="where the dataset is (replaces data_root)")
     sparsity.add_argument("--out", help="output folder (default: next to the checkpoint)")
@@ -210,18 +238,18 @@ def build_parser():
     data = commands.add_parser("data", help="data tools")
     data_commands = data.add_subparsers(dest="data_command", required=True)
     synth = data_commands.add_parser("synth", help="write a synthetic CTR dataset (train/valid/test csv)")
-    synth.add_argument("--out", required=True)
-    synth.add_argument("--rows", type=int, default=10000)
-    synth.add_argument("--fields", type=int, default=20)
-    synth.add_argument("--informative", type=int, default=4)
-    synth.add_argument("--interactions", type=int, default=3)
-    synth.add_argument("--vocab", type=int, default=50)
-    synth.add_argument("--seed", type=int, default=2026)
+    synth.add_argument("--out", required=True, help="folder for train/valid/test.csv")
+    synth.add_argument("--rows", type=int, default=10000, help="rows over the three splits")
+    synth.add_argument("--fields", type=int, default=20, help="categorical fields")
+    synth.add_argument("--informative", type=int, default=4, help="fields that move the click probability")
+    synth.add_argument("--interactions", type=int, default=3, help="pairwise field interactions in the true logit")
+    synth.add_argument("--vocab", type=int, default=50, help="values per field")
+    synth.add_argument("--seed", type=int, default=2026, help="generator seed")
     synth.set_defaults(handler=command_synth)
     synth_criteo = data_commands.add_parser("synth-criteo", help="write a generated Criteo-shaped dataset")
-    synth_criteo.add_argument("--out", required=True)
-    synth_criteo.add_argument("--rows", type=int, default=2_000_000)
-    synth_criteo.add_argument("--seed", type=int, default=2026)
+    synth_criteo.add_argument("--out", required=True, help="folder for train/valid/test.csv")
+    synth_criteo.add_argument("--rows", type=int, default=2_000_000, help="rows over the three splits")
+    synth_criteo.add_argument("--seed", type=int, default=2026, help="generator seed")
     synth_criteo.set_defaults(handler=command_synth_criteo)
     prepare = data_commands.add_parser("prepare", help="write the csvs a benchmark folder expects")
     prepare.add_argument("dataset", help="benchmark dataset, e.g. Frappe_x1, Criteo_x4_001")
@@ -231,6 +259,13 @@ def build_parser():
     prepare.add_argument("--no-verify", action="store_true", help="skip the md5 check of BARS csvs")
     prepare.set_defaults(handler=command_prepare)
     return parser
+
+
+def _subcommand_parser(**kwargs):
+    kwargs.setdefault("formatter_class", HelpFormatter)
+    if "help" in kwargs:
+        kwargs.setdefault("description", kwargs["help"])
+    return argparse.ArgumentParser(**kwargs)
 
 
 def run_expid_main(argv=None):

@@ -68,6 +68,18 @@ def resolve_params(config_dir, expid, gpu=-1, overrides=None, data_root=None, ma
     return params, model_class
 
 
+def check_gpu(gpu):
+    """fuxictr trains on the CPU when the requested GPU is absent, without a word: say so (and
+    name a device index this machine does not have)."""
+    if gpu is None or gpu < 0:
+        return
+    if not torch.cuda.is_available():
+        print(f"warning: --gpu {gpu}: CUDA is not available here (torch {torch.__version__}); training on the CPU",
+              file=sys.stderr)
+    elif gpu >= torch.cuda.device_count():
+        raise ValueError(f"--gpu: device {gpu} requested; this machine has {torch.cuda.device_count()} CUDA devices")
+
+
 def record_best_epoch(model):
     """Track the epoch of the checkpoint BaseModel keeps (it saves whenever validation improves)."""
     best = {"epoch": None}
@@ -85,9 +97,26 @@ def format_metrics(metrics):
     return " - ".join(f"{name}: {value:.6f}" for name, value in metrics.items())
 
 
+def user_command(argv=None):
+    """This process's command line as a user would type it again: ``fuxictr-ssr ...`` for the
+    console command and ``python -m fuxictr_ssr`` (how a benchmark starts its runs), ``python
+    <script> ...`` otherwise (FuxiCTR's form); the benchmark's private ``--result-json`` file is
+    left out."""
+    argv = list(sys.argv if argv is None else argv)
+    program = os.path.basename(argv[0])
+    words = ["fuxictr-ssr" if program in ("fuxictr-ssr", "__main__.py") else f"python {argv[0]}"]
+    rest = iter(argv[1:])
+    for word in rest:
+        if word == "--result-json":
+            next(rest, None)
+        elif not word.startswith("--result-json="):
+            words.append(word)
+    return " ".join(words)
+
+
 def append_result_line(result_csv, expid, dataset_id, valid_result, test_result):
     """One line in FuxiCTR's result format, appended atomically (earlier lines are never touched)."""
-    append_line(result_csv, f" {datetime.now().strftime('%Y%m%d-%H%M%S')},[command] python {' '.join(sys.argv)},"
+    append_line(result_csv, f" {datetime.now().strftime('%Y%m%d-%H%M%S')},[command] {user_command()},"
                             f"[exp_id] {expid},[dataset_id] {dataset_id},[train] N.A.,"
                             f"[val] {format_metrics(valid_result)},[test] {format_metrics(test_result)}")
 
@@ -121,6 +150,7 @@ def run_experiment(config_dir, expid, gpu=-1, overrides=None, result_csv=None, d
     check_output_path(result_csv, "--result-csv")
     check_output_path(params["model_root"], "model_root", is_folder=True)
     check_raw_data(params)
+    check_gpu(gpu)
     if threads is not None:
         if threads < 1:
             raise ValueError(f"--threads: expected a positive integer, got {threads}")
@@ -168,6 +198,7 @@ def _train_and_evaluate(params, model_class, config_dir, expid, result_csv):
     model = model_class(feature_map, **params)
     total_params, non_embedding_params = count_parameters(model)
     logging.info("Parameters: non-embedding %d, total %d", non_embedding_params, total_params)
+    logging.info("Device: %s (model class %s.%s)", model.device, model_class.__module__, model_class.__name__)
     if parallel:
         distributed.make_data_parallel(model)
 

@@ -10,7 +10,7 @@ the benchmark folder (``<family>_<dataset id>``: embedding size, regularisation,
 For every target the smallest width that reaches it is found by doubling then bisection over
 the exact parameter count of the built model. The sizes become experiments ``<family>_<target>``
 of a generated config folder, run by the benchmark runner (resumable, every seed); then
-``scaling.csv`` and ``scaling.png`` show test AUC (mean +- std over seeds) against non-embedding
+``scaling.csv`` and ``scaling.png`` show test AUC (mean ± std over seeds) against non-embedding
 parameters, all families on one plot.
 """
 import csv

@@ -358,22 +358,18 @@ def write_report(out_dir, tuner_path, base_expid, space, expids, points, trials,
               f"({_monitor_text(monitor)} {monitor_score(chosen, monitor):.6f})."]
     if final_dir:
         lines.append(f"Its runs with the final seeds: `{os.path.join(final_dir, 'leaderboard.md')}`.")
-    if knobs and plot_knobs(os.path.join(out_dir, "tuning.png"), knobs, space, expids, points, trials, chosen,
-                            monitor):
+    if knobs:
+        plot_knobs(os.path.join(out_dir, "tuning.png"), knobs, space, expids, points, trials, chosen, monitor)
         lines += ["", f"![validation {_monitor_text(monitor)} per knob](tuning.png)"]
     with open(os.path.join(out_dir, "tuning.md"), "w") as handle:
         handle.write("\n".join(lines) + "\n")
 
 
 def plot_knobs(path, knobs, space, expids, points, trials, chosen, monitor):
-    """One panel per knob: every trial's validation score at that knob's value; False without
-    matplotlib."""
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return False
+    """One panel per knob: every trial's validation score at that knob's value."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
     figure, axes = plt.subplots(1, len(knobs), figsize=(3.2 * len(knobs), 3), squeeze=False)
     for axis, knob in zip(axes[0], knobs):
         values = [_value_text(v) for v in space[knob]]
@@ -388,4 +384,3 @@ def plot_knobs(path, knobs, space, expids, points, trials, chosen, monitor):
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
-    return True

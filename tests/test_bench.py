@@ -153,7 +153,7 @@ def test_leaderboard_gives_gap_welch_p_and_verdict_for_every_experiment(tmp_path
     for expid, cells in table.items():
         best_other = max((e for e in runs if e != expid), key=means.get)
         assert cells[-3] == f"{means[expid] - means[best_other]:+.6f} ({best_other})"
-        assert float(cells[5].split(" +- ")[0]) == pytest.approx(means[expid], abs=1e-6)
+        assert float(cells[5].split(" ± ")[0]) == pytest.approx(means[expid], abs=1e-6)
     p_b = stats.ttest_ind(runs["B_x"], runs["A_x"], equal_var=False).pvalue
     assert table["B_x"][-2] == f"{p_b:.3g}" and p_b < 0.05 and table["B_x"][-1].startswith("worse")
     assert table["C_x"][-1].startswith("tie")  # gap below 1e-3, whatever p
@@ -238,8 +238,35 @@ def test_leaderboard_columns_parse_back_to_the_csv_means(tmp_path):
         return np.mean([float(r[column]) for r in rows if r["expid"] == expid])
 
     for expid, cells in table.items():
-        assert float(cells["test AUC"].split(" +- ")[0]) == pytest.approx(mean(expid, "test_AUC"), abs=1e-6)
-        assert float(cells["test logloss"].split(" +- ")[0]) == pytest.approx(mean(expid, "test_logloss"), abs=1e-6)
-        assert float(cells["valid AUC"].split(" +- ")[0]) == pytest.approx(mean(expid, "valid_AUC"), abs=1e-6)
+        assert float(cells["test AUC"].split(" ± ")[0]) == pytest.approx(mean(expid, "test_AUC"), abs=1e-6)
+        assert float(cells["test logloss"].split(" ± ")[0]) == pytest.approx(mean(expid, "test_logloss"), abs=1e-6)
+        assert float(cells["valid AUC"].split(" ± ")[0]) == pytest.approx(mean(expid, "valid_AUC"), abs=1e-6)
         assert float(cells["best epoch"]) == pytest.approx(mean(expid, "best_epoch"), abs=0.05)
         assert int(cells["seeds"]) == 3
+
+
+def test_rows_record_their_code_version_and_command_and_the_leaderboard_lists_every_command(suite, tmp_path,
+                                                                                            monkeypatch):
+    monkeypatch.setattr(bench, "run_one", lambda _, expid, seed, *args: _fake_result(expid, seed))
+    out = str(tmp_path / "results")
+    run_benchmark(suite, [1], out, log=lambda m: None, command="fuxictr-ssr bench --seeds 1")
+    run_benchmark(suite, [1, 2], out, log=lambda m: None, command="fuxictr-ssr bench --seeds 1,2")
+    rows = read_results(os.path.join(out, "results.csv"))
+    assert {r["code_version"] for r in rows} == {bench.code_version()}
+    assert bench.code_version().startswith(__import__("fuxictr_ssr").__version__)
+    assert sorted(r["command"] for r in rows) == ["fuxictr-ssr bench --seeds 1"] * 2 + ["fuxictr-ssr bench --seeds 1,2"] * 2
+    text = open(os.path.join(out, "leaderboard.md")).read()
+    assert "- `fuxictr-ssr bench --seeds 1`\n- `fuxictr-ssr bench --seeds 1,2`" in text
+
+
+def test_a_fuxictr_style_config_folder_is_named_after_its_model_folder():
+    assert bench.folder_name("model_zoo/SSR/config/") == "SSR"
+    assert bench.folder_name("benchmark_configs/Frappe_x1") == "Frappe_x1"
+
+
+def test_result_lines_quote_a_command_the_user_can_rerun():
+    from fuxictr_ssr.runner import user_command
+    internal = ["/x/fuxictr_ssr/__main__.py", "run", "--config", "c", "--expid", "E", "--result-json", "/tmp/a/r.json",
+                "--seed", "3"]
+    assert user_command(internal) == "fuxictr-ssr run --config c --expid E --seed 3"
+    assert user_command(["run_expid.py", "--expid", "E"]) == "python run_expid.py --expid E"

@@ -376,3 +376,14 @@ def test_an_ssr_s_view_wider_than_its_input_is_a_warning(zoo):
     assert done.returncode == 0, done.stderr[-2000:]
     assert "SSR layer 1: view_dims 64 is wider than its input (48 values): each view repeats inputs" in done.stderr
     assert "SSR layer 2" not in done.stderr  # 4 x 64 = 256 inputs there
+
+
+def test_the_device_is_logged_and_an_absent_gpu_is_a_warning(zoo):
+    import torch
+    done = run(zoo, "run", "--expid", "SSR_test", "--gpu", "0")
+    assert done.returncode == 0, done.stderr[-2000:]
+    if torch.cuda.is_available():
+        assert "Device: cuda:0 (model class fuxictr_ssr.models.ssr.SSR)" in done.stderr
+    else:
+        assert "warning: --gpu 0: CUDA is not available here" in done.stderr
+        assert "Device: cpu (model class fuxictr_ssr.models.ssr.SSR)" in done.stderr

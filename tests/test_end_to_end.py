@@ -85,13 +85,16 @@ def test_same_seed_gives_same_metrics_and_other_seed_differs(tmp_path):
 def test_model_zoo_run_expid_and_console_command(zoo_copy):
     """The user's two entry points, as separate processes, on the committed tiny dataset."""
     zoo = zoo_copy / "model_zoo" / "SSR"
-    for command in ([sys.executable, "run_expid.py", "--expid", "SSR_test", "--gpu", "-1"],
-                    [sys.executable, "-m", "fuxictr_ssr", "run", "--config", "./config/",
-                     "--expid", "SSR_S_test", "--gpu", "-1"]):
-        completed = subprocess.run(command, cwd=zoo, capture_output=True, text=True, timeout=600)
+    for command, cwd in (([sys.executable, "run_expid.py", "--expid", "SSR_test", "--gpu", "-1"], zoo),
+                         ([sys.executable, "-m", "fuxictr_ssr", "run", "--config", "./config/",
+                           "--expid", "SSR_S_test", "--gpu", "-1"], zoo),
+                         # FuxiCTR's run_expid.py works in its own folder, whatever the caller's
+                         ([sys.executable, "model_zoo/SSR/run_expid.py", "--expid", "SSR_test"], zoo_copy)):
+        completed = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=600)
         assert completed.returncode == 0, completed.stderr[-3000:]
     lines = (zoo / "config.csv").read_text().splitlines()
-    assert [line.split("[exp_id] ")[1].split(",")[0] for line in lines] == ["SSR_test", "SSR_S_test"]
+    assert [line.split("[exp_id] ")[1].split(",")[0] for line in lines] == ["SSR_test", "SSR_S_test", "SSR_test"]
+    assert not (zoo_copy / "config.csv").exists()
     assert (zoo / "checkpoints" / "tiny_synthetic" / "SSR_test.model").is_file()
     assert (zoo_copy / "data" / "tiny_synthetic" / "feature_map.json").is_file()
 

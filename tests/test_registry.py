@@ -1,5 +1,8 @@
+import argparse
 import glob
 import os
+import re
+import subprocess
 import sys
 from importlib.metadata import entry_points
 
@@ -127,3 +130,25 @@ def test_each_ssr_s_layer_draws_its_own_index_sets(index_rule):
     first, second = (layer.filter.indices for layer in model.ssr_layers)
     assert first.shape == second.shape
     assert not torch.equal(first, second)
+
+
+def _parsers(parser):
+    yield parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                yield from _parsers(child)
+
+
+def test_every_option_of_every_command_says_what_it_does():
+    from fuxictr_ssr.cli import build_parser
+    silent = [f"{parser.prog} {action.option_strings[0]}" for parser in _parsers(build_parser())
+              for action in parser._actions if action.option_strings and not action.help]
+    assert silent == []
+    bench_help = next(p for p in _parsers(build_parser()) if p.prog.endswith(" bench")).format_help()
+    assert "(default: 2021)" in " ".join(bench_help.split())
+
+
+def test_version_names_the_plugin_and_fuxictr():
+    done = subprocess.run([sys.executable, "-m", "fuxictr_ssr", "--version"], capture_output=True, text=True)
+    assert done.returncode == 0 and re.fullmatch(r"fuxictr-ssr \S+ \(fuxictr \S+\)\n", done.stdout)
