@@ -233,6 +233,8 @@ def check_training_params(params):
     require(isinstance(params.get("seed"), int), "seed", "an integer", params.get("seed"))
     if "early_stop_patience" in params:
         require_positive_int(params, "early_stop_patience")
+    require(params.get("log_to_console", True) in (True, False, "epochs"), "log_to_console",
+            "true, false or 'epochs' (one console line per epoch)", params.get("log_to_console"))
     check_optimizer_and_loss(params)
 
 

@@ -15,7 +15,7 @@ DEMO_SPEC = SyntheticSpec(num_rows=300_000, num_fields=32, num_informative=4, nu
                           vocab_size=40, seed=2026)
 DEMO_DATASET = "ssr_demo"
 TRAINING = {"batch_size": 1024, "epochs": 10, "learning_rate": 1e-3, "early_stop_patience": 2,
-            "embedding_regularizer": 1e-5, "embedding_dim": 8, "verbose": 0, "log_to_console": False, "monitor": "AUC",
+            "embedding_regularizer": 1e-5, "embedding_dim": 8, "verbose": 0, "log_to_console": "epochs", "monitor": "AUC",
             "monitor_mode": "max", "seed": 2021}
 DEMO_MODELS = {
     "SSR_D_demo": {"model": "SSR", "filter_type": "ics", "num_views": [4, 4], "view_dims": [64, 64],
@@ -54,9 +54,10 @@ def run_demo(work_dir, expids=None, spec=DEMO_SPEC):
     expids = list(expids or DEMO_MODELS)
     results = []
     for number, expid in enumerate(expids, start=1):
-        print(f"[{number}/{len(expids)}] training {expid} ...", end=" ", flush=True)
+        log = os.path.join(work_dir, "checkpoints", DEMO_DATASET, expid + ".log")
+        print(f"[{number}/{len(expids)}] training {expid} (log: {log})", flush=True)
         result = run_experiment(config_dir, expid, gpu=-1, result_csv=os.path.join(work_dir, "results.csv"))
-        print(f"test AUC {result['test']['AUC']:.4f} ({result['train_time_s']:.0f} s)", flush=True)
+        print(f"    test AUC {result['test']['AUC']:.4f} ({result['train_time_s']:.0f} s)", flush=True)
         results.append(result)
     return results
 

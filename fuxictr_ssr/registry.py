@@ -2,13 +2,15 @@
 
 Every model this package provides registers itself here with :func:`register_model`; the same
 names are published as Python entry points in the group ``fuxictr.models`` (see ``setup.py``),
-so other tools can discover them. :func:`get_model_class` resolves a config's ``model`` name:
-this registry first, then models other packages publish under ``fuxictr.models``, then the
-model_zoo convention of a local ``src`` package (``getattr(src, name)``). :func:`create_model`
+so other tools can discover them. :func:`get_model_class` resolves a config's ``model`` name as
+FuxiCTR's model_zoo folders expect: a ``src`` package in the folder the run starts from first
+(``getattr(src, name)``: in FuxiCTR's ``model_zoo/DCNv2`` its own ``src.DCNv2``, not ours), then
+this registry, then models other packages publish under ``fuxictr.models``. :func:`create_model`
 builds a model from a params dict without reading any data (as timm's ``create_model``).
 """
 import importlib
 import inspect
+import os
 import sys
 from importlib.metadata import entry_points
 
@@ -43,16 +45,13 @@ def _from_entry_points(name):
 
 
 def _from_local_src(name, search_dir):
-    """FuxiCTR's model_zoo convention: a ``src`` package next to ``run_expid.py``."""
-    if search_dir is not None and search_dir not in sys.path:
-        sys.path.insert(0, search_dir)
-    try:
-        src = importlib.import_module("src")
-    except ModuleNotFoundError as error:
-        if error.name != "src":
-            raise
+    """FuxiCTR's model_zoo convention: a ``src`` package (or ``src.py``) next to ``run_expid.py``."""
+    if search_dir is None or not (os.path.isfile(os.path.join(search_dir, "src", "__init__.py"))
+                                  or os.path.isfile(os.path.join(search_dir, "src.py"))):
         return None
-    return getattr(src, name, None)
+    if search_dir not in sys.path:
+        sys.path.insert(0, search_dir)
+    return getattr(importlib.import_module("src"), name, None)
 
 
 def get_model_class(name, search_dir=None):
@@ -60,11 +59,11 @@ def get_model_class(name, search_dir=None):
 
     Args:
         name: the config's ``model`` value.
-        search_dir: folder that may hold a model_zoo-style ``src`` package (default: the
+        search_dir: folder that may hold a model_zoo-style ``src`` package (the runner passes the
             current working directory, as FuxiCTR's ``run_expid.py`` does).
     """
     _load_builtin_models()
-    model_class = _REGISTRY.get(name) or _from_entry_points(name) or _from_local_src(name, search_dir)
+    model_class = _from_local_src(name, search_dir) or _REGISTRY.get(name) or _from_entry_points(name)
     if model_class is None:
         raise ValueError(f"model: unknown model {name!r}; registered models: {', '.join(list_models())} "
                          "(or define it in a local 'src' package, as FuxiCTR's model_zoo does)")

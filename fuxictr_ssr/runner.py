@@ -9,6 +9,7 @@ evaluate valid and test, and append one result line to ``<config folder name>.cs
 import gc
 import logging
 import os
+import re
 import sys
 import time
 from datetime import datetime
@@ -26,15 +27,42 @@ from .registry import constructor_keys, get_model_class
 from .safe_files import append_line, check_output_path
 
 
+class EpochLines(logging.Handler):
+    """Console progress of a run that logs to its file only (``log_to_console: epochs``): one line
+    per finished epoch, with the validation metrics fuxictr logged and the epoch's seconds."""
+    EPOCH = re.compile(r"Epoch=(\d+) (start|end|early stop)")
+
+    def __init__(self):
+        super().__init__(logging.INFO)
+        self.metrics, self.start = "", time.perf_counter()
+
+    def emit(self, record):
+        message = record.getMessage()
+        if message.startswith("[Metrics] "):
+            self.metrics = message[len("[Metrics] "):]
+        elif match := self.EPOCH.search(message):
+            if match[2] == "start":
+                self.start = time.perf_counter()
+            else:
+                print(f"    epoch {match[1]}: valid {self.metrics} ({time.perf_counter() - self.start:.0f} s)",
+                      flush=True)
+
+
+def log_path(params):
+    return os.path.join(params["model_root"], params["dataset_id"], params["model_id"] + ".log")
+
+
 def setup_logging(params):
-    """Log to ``<model_root>/<dataset_id>/<expid>.log`` (as FuxiCTR does) and, unless
-    ``log_to_console`` is false, to the console; a quiet run also keeps Ray to warnings."""
-    log_dir = os.path.join(params["model_root"], params["dataset_id"])
-    os.makedirs(log_dir, exist_ok=True)
-    handlers = [logging.FileHandler(os.path.join(log_dir, params["model_id"] + ".log"), mode="w")]
-    if params["log_to_console"]:
+    """Log to ``<model_root>/<dataset_id>/<expid>.log`` (as FuxiCTR does) and to the console:
+    everything (``log_to_console: true``), one line per epoch (``epochs``) or nothing (``false``);
+    a quiet run also keeps Ray to warnings."""
+    os.makedirs(os.path.dirname(log_path(params)), exist_ok=True)
+    handlers = [logging.FileHandler(log_path(params), mode="w")]
+    if params["log_to_console"] is True:
         handlers.append(logging.StreamHandler())
     else:
+        if params["log_to_console"] == "epochs":
+            handlers.append(EpochLines())
         for name in ("ray", "ray.data"):
             logging.getLogger(name).setLevel(logging.WARNING)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s P%(process)d %(levelname)s %(message)s",

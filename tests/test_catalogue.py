@@ -387,3 +387,15 @@ def test_the_device_is_logged_and_an_absent_gpu_is_a_warning(zoo):
     else:
         assert "warning: --gpu 0: CUDA is not available here" in done.stderr
         assert "Device: cpu (model class fuxictr_ssr.models.ssr.SSR)" in done.stderr
+
+
+def test_log_to_console_epochs_prints_one_line_per_epoch_and_nothing_else(zoo):
+    edit(zoo, epochs=3, early_stop_patience=5, log_to_console="epochs")
+    done = run(zoo, "run", "--expid", "SSR_test")
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = [line for line in done.stdout.splitlines() if line.startswith("    epoch ")]
+    assert [line.split(":")[0] for line in lines] == ["    epoch 1", "    epoch 2", "    epoch 3"]
+    assert all(re.fullmatch(r"    epoch \d: valid AUC: [0-9.]+ \(\d+ s\)", line) for line in lines), lines
+    assert " INFO " not in done.stdout + done.stderr
+    edit(zoo, log_to_console="yes")
+    assert_named_error(run(zoo, "run", "--expid", "SSR_test"), "log_to_console: expected true, false or 'epochs'")

@@ -46,6 +46,8 @@ def test_criteo_libsvm_keeps_numeric_values(tmp_path):
 
 def test_libsvm_with_wrong_token_count_names_file_and_line(tmp_path):
     write_libsvm(tmp_path / "train.libsvm", FRAPPE_LINES + ["1 3:1 4:1"])
+    for split in ("valid", "test"):
+        write_libsvm(tmp_path / f"{split}.libsvm", FRAPPE_LINES)
     with pytest.raises(ValueError, match=r"train.libsvm, line 3: expected a label and 10 'index:value' tokens"):
         prepare("Frappe_x1", str(tmp_path), str(tmp_path / "out"))
 
@@ -138,3 +140,16 @@ def test_the_paper_protocol_folders_read_the_raw_files_as_the_x4_ones(tmp_path, 
         (tmp_path / "train.csv").write_text(",".join(columns) + "\n" + "\n".join(lines) + "\n")
     ours, theirs = prepare(paper, str(tmp_path), str(tmp_path / "paper")), prepare(x4, str(tmp_path), str(tmp_path / "x4"))
     assert all(open(ours[split]).read() == open(theirs[split]).read() for split in ("train", "valid", "test"))
+
+
+def test_a_raw_file_given_for_an_x1_dataset_points_to_the_raw_recipe_and_writes_nothing(tmp_path):
+    raw = tmp_path / "train.txt"
+    raw.write_text("0\t1\n")
+    with pytest.raises(ValueError, match=r"source: '.*train.txt' is a file; Criteo_x1 needs the folder of BARS's "
+                                         r"train/valid/test files .*From the raw Kaggle files"):
+        prepare("Criteo_x1", str(raw), str(tmp_path / "out"))
+    with pytest.raises(ValueError, match="no valid.csv"):
+        (tmp_path / "afn").mkdir()
+        write_libsvm(tmp_path / "afn" / "train.libsvm", FRAPPE_LINES)
+        prepare("Frappe_x1", str(tmp_path / "afn"), str(tmp_path / "out"))
+    assert not (tmp_path / "out").exists()

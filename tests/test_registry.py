@@ -80,17 +80,20 @@ def test_unknown_model_lists_registered_names():
         get_model_class("FinalMLP", search_dir=None)
 
 
-def test_local_src_package_is_the_fallback(tmp_path, monkeypatch):
+def test_a_folders_own_src_package_comes_first(tmp_path, monkeypatch):
+    """As in FuxiCTR's model_zoo/DCNv2: the folder's src.DCNv2 is trained, not ours."""
     (tmp_path / "src").mkdir()
-    (tmp_path / "src" / "__init__.py").write_text("class MyLocalModel:\n    pass\n")
+    (tmp_path / "src" / "__init__.py").write_text("class MyLocalModel:\n    pass\n\nclass DCNv2:\n    pass\n")
     monkeypatch.delitem(sys.modules, "src", raising=False)
     monkeypatch.setattr(sys, "path", list(sys.path))
     try:
         assert get_model_class("MyLocalModel", search_dir=str(tmp_path)).__name__ == "MyLocalModel"
-        # registry names win over a local src of the same name
+        assert get_model_class("DCNv2", search_dir=str(tmp_path)).__module__ == "src"
+        # names the local src lacks come from the registry
         assert get_model_class("SSR", search_dir=str(tmp_path)).__module__ == "fuxictr_ssr.models.ssr"
     finally:
         sys.modules.pop("src", None)
+    assert get_model_class("DCNv2", search_dir=str(tmp_path / "elsewhere")).__module__ == "fuxictr_ssr.models.dcnv2"
 
 
 def test_ssr_parameter_count_matches_formula():

@@ -94,10 +94,23 @@ def libsvm_to_csv(source_path, out_path, fields, value_fields=()):
 
 
 def _prepare_x1(dataset, source, out, verify_md5, copy):
-    written = {}
-    for split in SPLITS:
+    if os.path.isfile(source):
+        raise ValueError(f"source: {source!r} is a file; {dataset.name} needs the folder of BARS's train/valid/test "
+                         f"files ({dataset.reference}). From the raw Kaggle files, prepare the x4 or paper-protocol "
+                         "dataset instead (README: 'From the raw Kaggle files')")
+    found = {}
+    for split in SPLITS:  # every split found before anything is written
         csv_path = _find_split_file(source, split, ["{split}.csv"])
         libsvm_path = _find_split_file(source, split, ["{split}*.libsvm", "{split}*.libsvm.gz"])
+        if not (csv_path or libsvm_path):
+            raise ValueError(f"source: no {split}.csv or {split}*.libsvm[.gz] in {source!r} "
+                             f"(BARS {dataset.name}: {dataset.reference})")
+        if not csv_path and not dataset.fields:
+            raise ValueError(f"{dataset.name}: no libsvm layout is known; use reczoo's csv files")
+        found[split] = (csv_path, libsvm_path)
+    os.makedirs(out, exist_ok=True)
+    written = {}
+    for split, (csv_path, libsvm_path) in found.items():
         target = os.path.join(out, f"{split}.csv")
         if csv_path:
             if verify_md5 and dataset.md5:
@@ -113,18 +126,14 @@ def _prepare_x1(dataset, source, out, verify_md5, copy):
                     shutil.copyfile(csv_path, target)
                 else:
                     os.symlink(os.path.abspath(csv_path), target)
-        elif libsvm_path:
-            if not dataset.fields:
-                raise ValueError(f"{dataset.name}: no libsvm layout is known; use reczoo's csv files")
-            libsvm_to_csv(libsvm_path, target, dataset.fields, dataset.libsvm_value_fields)
         else:
-            raise ValueError(f"source: no {split}.csv or {split}*.libsvm[.gz] in {source!r} "
-                             f"(BARS {dataset.name}: {dataset.reference})")
+            libsvm_to_csv(libsvm_path, target, dataset.fields, dataset.libsvm_value_fields)
         written[split] = target
     return written
 
 
 def _split_8_1_1(frame, out):
+    os.makedirs(out, exist_ok=True)
     order = np.random.default_rng(X4_SPLIT_SEED).permutation(len(frame))
     n_train, n_valid = int(len(frame) * 0.8), int(len(frame) * 0.1)
     bounds = {"train": order[:n_train], "valid": order[n_train:n_train + n_valid],
@@ -176,7 +185,6 @@ def prepare(name, source, out, verify_md5=True, copy=False):
     dataset = find_dataset(name)
     if not os.path.exists(source):
         raise ValueError(f"source: {source!r} does not exist")
-    os.makedirs(out, exist_ok=True)
     if dataset.source == "x1":
         return _prepare_x1(dataset, source, out, verify_md5, copy)
     if dataset.source == "criteo_raw":
