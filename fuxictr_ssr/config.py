@@ -78,6 +78,14 @@ def data_format(params):
     return params.get("data_format", DEFAULT_PARAMS["data_format"])
 
 
+def preprocessed_parquet(params):
+    """FuxiCTR's own preprocessed dataset block (``data_format: parquet``, a ``feature_map.json`` in
+    ``<data_root>/<dataset_id>/``, no ``feature_cols``): read as it is, as FuxiCTR's run_expid.py
+    does, instead of being preprocessed again."""
+    return (data_format(params) == "parquet" and not params.get("feature_cols") and "data_root" in params
+            and os.path.isfile(os.path.join(params["data_root"], params["dataset_id"], "feature_map.json")))
+
+
 def config_files(config_dir, name):
     single = os.path.join(config_dir, f"{name}.yaml")
     return [single] if os.path.isfile(single) else sorted(glob.glob(os.path.join(config_dir, name, "*.yaml")))
@@ -177,10 +185,11 @@ def check_data_params(params):
         raise ValueError(f"data_format: expected one of {', '.join(DATA_FORMATS)}, got {data_format(params)!r}")
     if "data_root" not in params:
         raise ValueError(f"data_root: missing in dataset {params['dataset_id']!r}")
-    builds = data_format(params) in RAW_DATA_FORMATS + ("h5",)
+    builds = data_format(params) in RAW_DATA_FORMATS + ("h5",) and not preprocessed_parquet(params)
     if builds and not params.get("feature_cols"):
         raise ValueError(f"feature_cols: dataset {params['dataset_id']!r} needs a non-empty list of "
-                         "feature columns to preprocess raw data")
+                         "feature columns to preprocess raw data (FuxiCTR's preprocessed parquet needs its "
+                         f"feature_map.json in {os.path.join(params['data_root'], params['dataset_id'])!r})")
     if builds and not params.get("label_col"):
         raise ValueError(f"label_col: missing in dataset {params['dataset_id']!r}")
     if builds:

@@ -163,3 +163,25 @@ def test_the_reported_metrics_are_the_best_epochs_not_the_last(zoo_copy):
     assert per_epoch[result["best_epoch"] - 1] == max(per_epoch)
     assert round(result["valid"]["AUC"], 6) == per_epoch[result["best_epoch"] - 1] != per_epoch[-1]
     assert "Load best model" in done.stderr
+
+
+def test_fuxictrs_preprocessed_parquet_block_without_feature_cols_runs(tmp_path):
+    """FuxiCTR's model_zoo datasets (e.g. tiny_parquet): ``data_format: parquet``, the splits and
+    ``feature_map.json`` already preprocessed, no ``feature_cols``: read as they are."""
+    from helpers import categorical_feature_map, write_config
+    from test_data import write_parquet_split
+    data = tmp_path / "data" / "tiny_parquet"
+    data.mkdir(parents=True)
+    for split, rows in (("train", 2000), ("valid", 500), ("test", 500)):
+        write_parquet_split(data / f"{split}.parquet", num_rows=rows)
+    categorical_feature_map(dataset_id="tiny_parquet").save(str(data / "feature_map.json"))
+    block = {"tiny_parquet": {"data_root": "../data/", "data_format": "parquet",
+                              **{f"{s}_data": f"../data/tiny_parquet/{s}.parquet" for s in ("train", "valid", "test")}}}
+    zoo = tmp_path / "DNN"
+    write_config(zoo / "config", block, {"DNN_test": {"model": "DNN", "dataset_id": "tiny_parquet",
+                                                       "hidden_units": [16], "epochs": 1, "batch_size": 128}})
+    done = subprocess.run([sys.executable, "-m", "fuxictr_ssr", "run", "--expid", "DNN_test"], cwd=zoo,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "[exp_id] DNN_test" in (zoo / "config.csv").read_text()
+    assert sorted(os.listdir(data)) == ["feature_map.json", "test.parquet", "train.parquet", "valid.parquet"]

@@ -16,7 +16,7 @@ import os
 import numpy as np
 
 from ..compat import rank_data_loaders
-from ..config import RAW_DATA_FORMATS, SPLIT_KEYS, data_format
+from ..config import RAW_DATA_FORMATS, SPLIT_KEYS, data_format, preprocessed_parquet
 from ..safe_files import write_json
 from .h5_store import build_h5_dataset, is_h5_path, load_feature_map
 from .loader import ColumnarDataLoader, split_labels
@@ -157,7 +157,7 @@ def prepare_data(params):
             built = True
         for key, stored in _h5_store_paths(params).items():
             params[key] = stored or params[key]
-    elif data_format(params) in RAW_DATA_FORMATS:
+    elif data_format(params) in RAW_DATA_FORMATS and not preprocessed_parquet(params):
         built = not os.path.isfile(feature_map_path(params))
         params["train_data"], params["valid_data"], params["test_data"] = build_dataset(_make_processor(params), **params)
     if built and any(raw_files.values()):
