@@ -131,8 +131,8 @@ def user_command(argv=None):
     <script> ...`` otherwise (FuxiCTR's form); the benchmark's private ``--result-json`` file is
     left out."""
     argv = list(sys.argv if argv is None else argv)
-    program = os.path.basename(argv[0])
-    words = ["fuxictr-ssr" if program in ("fuxictr-ssr", "__main__.py") else f"python {argv[0]}"]
+    ours = os.path.basename(argv[0]) == "fuxictr-ssr" or argv[0].endswith(os.path.join("fuxictr_ssr", "__main__.py"))
+    words = ["fuxictr-ssr" if ours else f"python {argv[0]}"]
     rest = iter(argv[1:])
     for word in rest:
         if word == "--result-json":

@@ -270,3 +270,4 @@ def test_result_lines_quote_a_command_the_user_can_rerun():
                 "--seed", "3"]
     assert user_command(internal) == "fuxictr-ssr run --config c --expid E --seed 3"
     assert user_command(["run_expid.py", "--expid", "E"]) == "python run_expid.py --expid E"
+    assert user_command(["/x/pytest/__main__.py", "-q"]) == "python /x/pytest/__main__.py -q"  # another -m module

@@ -13,7 +13,7 @@ from fuxictr_ssr.data.dataset import make_loaders, prepare_data
 from fuxictr_ssr.runner import resolve_params, run_experiment
 from helpers import generated_experiment
 
-RESULT_LINE = re.compile(r"^ \d{8}-\d{6},\[command\] python .*,\[exp_id\] (\S+),\[dataset_id\] gen,"
+RESULT_LINE = re.compile(r"^ \d{8}-\d{6},\[command\] (?:python|fuxictr-ssr) .*,\[exp_id\] (\S+),\[dataset_id\] gen,"
                          r"\[train\] N\.A\.,\[val\] logloss: [\d.]+ - AUC: [\d.]+,"
                          r"\[test\] logloss: [\d.]+ - AUC: ([\d.]+)$")
 
