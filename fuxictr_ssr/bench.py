@@ -376,8 +376,9 @@ def write_leaderboard(path, dataset, rows, command, stale=0, tuning=None):
             lines.append(f"| {model} (published) | {auc:.4f} | {'-' if logloss is None else f'{logloss:.4f}'} |")
         if dataset == "Criteo_x4_001":
             lines.append("")
-            lines.append("Our Criteo_x4_001 files are a seeded 8:1:1 permutation of the raw data, not BARS's x4 split: "
-                         "these rows are context, not a like-for-like comparison.")
+            lines.append("Our Criteo_x4_001 files follow BARS's x4 rule (stratified 10-fold, seed 2018), but the folds "
+                         "match reczoo's files only where `data prepare` reported their md5 (reczoo drew them with "
+                         "scikit-learn 0.19.1); otherwise these rows are context, not a like-for-like comparison.")
     paper = PAPER_TABLE3.get(dataset)
     if paper:
         lines += ["", "The SSR paper's Table 3 (published, not rerun here; its protocol, which this folder follows; "

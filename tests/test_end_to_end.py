@@ -165,23 +165,74 @@ def test_the_reported_metrics_are_the_best_epochs_not_the_last(zoo_copy):
     assert "Load best model" in done.stderr
 
 
-def test_fuxictrs_preprocessed_parquet_block_without_feature_cols_runs(tmp_path):
-    """FuxiCTR's model_zoo datasets (e.g. tiny_parquet): ``data_format: parquet``, the splits and
-    ``feature_map.json`` already preprocessed, no ``feature_cols``: read as they are."""
+def fuxictr_parquet_folder(tmp_path, model_block, data_format="parquet"):
+    """A FuxiCTR model_zoo-style folder: FuxiCTR's preprocessed dataset block (``data_format:
+    parquet`` or ``npz``, splits and ``feature_map.json`` preprocessed, no ``feature_cols``) and one
+    experiment."""
     from helpers import categorical_feature_map, write_config
     from test_data import write_parquet_split
     data = tmp_path / "data" / "tiny_parquet"
     data.mkdir(parents=True)
     for split, rows in (("train", 2000), ("valid", 500), ("test", 500)):
-        write_parquet_split(data / f"{split}.parquet", num_rows=rows)
+        frame = write_parquet_split(data / f"{split}.parquet", num_rows=rows)
+        if data_format == "npz":
+            os.remove(data / f"{split}.parquet")
+            np.savez(data / f"{split}.npz", **{c: frame[c].to_numpy() for c in frame.columns})
     categorical_feature_map(dataset_id="tiny_parquet").save(str(data / "feature_map.json"))
-    block = {"tiny_parquet": {"data_root": "../data/", "data_format": "parquet",
-                              **{f"{s}_data": f"../data/tiny_parquet/{s}.parquet" for s in ("train", "valid", "test")}}}
-    zoo = tmp_path / "DNN"
-    write_config(zoo / "config", block, {"DNN_test": {"model": "DNN", "dataset_id": "tiny_parquet",
-                                                       "hidden_units": [16], "epochs": 1, "batch_size": 128}})
-    done = subprocess.run([sys.executable, "-m", "fuxictr_ssr", "run", "--expid", "DNN_test"], cwd=zoo,
+    block = {"tiny_parquet": {"data_root": "../data/", "data_format": data_format,
+                              **{f"{s}_data": f"../data/tiny_parquet/{s}.{data_format}" for s in ("train", "valid", "test")}}}
+    zoo = tmp_path / "zoo"
+    write_config(zoo / "config", block, {"X_test": {"dataset_id": "tiny_parquet", "epochs": 1, "batch_size": 128,
+                                                     **model_block}})
+    return zoo, data
+
+
+def test_fuxictrs_preprocessed_parquet_block_without_feature_cols_runs(tmp_path):
+    zoo, data = fuxictr_parquet_folder(tmp_path, {"model": "DNN", "hidden_units": [16]})
+    done = subprocess.run([sys.executable, "-m", "fuxictr_ssr", "run", "--expid", "X_test"], cwd=zoo,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "[exp_id] DNN_test" in (zoo / "config.csv").read_text()
+    assert "[exp_id] X_test" in (zoo / "config.csv").read_text()
     assert sorted(os.listdir(data)) == ["feature_map.json", "test.parquet", "train.parquet", "valid.parquet"]
+
+
+# FuxiCTR's own run_expid.py, step by step (fuxictr's API, none of our runner): a local src package
+# of two lines makes SSR one of the folder's models. 2.3.10's RankDataLoader returns the loaders
+# themselves, where FuxiCTR's scripts call .make_iterator(); the script takes either. npz data:
+# 2.3.10 reads parquet through Ray, about a minute per epoch even here.
+FUXICTR_LOOP = """
+import os
+import src
+from fuxictr.features import FeatureMap
+from fuxictr.pytorch.dataloaders import RankDataLoader
+from fuxictr.pytorch.torch_utils import seed_everything
+from fuxictr.utils import load_config, set_logger
+
+params = load_config("./config/", "X_test")
+params["gpu"] = -1
+set_logger(params)
+seed_everything(seed=params["seed"])
+feature_map = FeatureMap(params["dataset_id"], os.path.join(params["data_root"], params["dataset_id"]))
+feature_map.load(os.path.join(feature_map.data_dir, "feature_map.json"), params)
+model = getattr(src, params["model"])(feature_map, **params)
+loaders = RankDataLoader(feature_map, stage="train", **params)
+train_gen, valid_gen = loaders.make_iterator() if hasattr(loaders, "make_iterator") else loaders
+model.fit(train_gen, validation_data=valid_gen, **params)
+print("valid AUC", model.evaluate(valid_gen)["AUC"])
+"""
+
+
+def test_fuxictrs_own_training_loop_runs_ssr_from_a_two_line_src(tmp_path):
+    zoo, _ = fuxictr_parquet_folder(tmp_path, data_format="npz", model_block={
+        "model": "SSR", "num_views": [2, 2], "view_dims": [16, 16], "embedding_dim": 4, "seed": 2021,
+        "model_root": "./checkpoints/", "metrics": ["logloss", "AUC"], "monitor": "AUC", "monitor_mode": "max",
+        "task": "binary_classification", "optimizer": "adam", "loss": "binary_crossentropy", "learning_rate": 1e-3,
+        # what FuxiCTR's model_zoo Base blocks give every experiment
+        "verbose": 1, "early_stop_patience": 2, "save_best_only": True, "eval_steps": None, "shuffle": True,
+        "embedding_regularizer": 0, "net_regularizer": 0})
+    (zoo / "src").mkdir()
+    (zoo / "src" / "__init__.py").write_text("from fuxictr_ssr.models import SSR  # noqa: F401\n")
+    (zoo / "fuxictr_loop.py").write_text(FUXICTR_LOOP)
+    done = subprocess.run([sys.executable, "fuxictr_loop.py"], cwd=zoo, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert 0.0 < float(done.stdout.split("valid AUC ")[1]) < 1.0

@@ -90,26 +90,46 @@ def criteo_raw_rows(count):
     return ["\t".join([str(i % 2)] + [str(i)] * 13 + [f"{i:08x}"] * 26) for i in range(count)]
 
 
-def test_raw_criteo_is_split_8_1_1_with_fixed_seed(tmp_path):
-    (tmp_path / "train.txt").write_text("\n".join(criteo_raw_rows(50)) + "\n")
+def test_raw_criteo_is_split_by_barss_stratified_rule(tmp_path):
+    from sklearn.model_selection import StratifiedKFold
+    rows = criteo_raw_rows(200)
+    (tmp_path / "train.txt").write_text("\n".join(rows) + "\n")
     paths = prepare("Criteo_x4_001", str(tmp_path), str(tmp_path / "out"))
     splits = {name: pd.read_csv(path, dtype=str, keep_default_na=False) for name, path in paths.items()}
-    assert [len(splits[s]) for s in ("train", "valid", "test")] == [40, 5, 5]
     assert list(splits["train"].columns) == bars.DATASETS["Criteo_x4_001"].fields
-    all_ids = sorted(pd.concat(splits.values())["I1"].astype(int))
-    assert all_ids == list(range(50))  # a partition: no row lost or repeated
+    assert bars.DATASETS["Criteo_x4_001"].fields[0] == "Label"  # reczoo's header
+    # the rule, computed independently: test = held-out fold 0, valid = fold 1, train = folds 2..9
+    labels = [int(row[0]) for row in rows]
+    held_out = [index for _, index in StratifiedKFold(10, shuffle=True, random_state=2018).split(rows, labels)]
+    expected = {"test": held_out[0], "valid": held_out[1], "train": [i for fold in held_out[2:] for i in fold]}
+    for split, indices in expected.items():
+        assert splits[split]["I1"].astype(int).tolist() == list(indices)
+        assert open(paths[split]).read().splitlines()[1] == rows[indices[0]].replace("\t", ",")
+    assert [len(splits[s]) for s in ("train", "valid", "test")] == [160, 20, 20]
+    assert {s: splits[s]["Label"].astype(int).mean() for s in splits} == {"train": 0.5, "valid": 0.5, "test": 0.5}
+    assert not [name for name in os.listdir(tmp_path / "out") if name.endswith(".tmp")]
     again = prepare("Criteo_x4_001", str(tmp_path), str(tmp_path / "again"))
-    assert open(again["valid"]).read() == open(paths["valid"]).read()
+    assert open(again["train"]).read() == open(paths["train"]).read()
+
+
+def test_prepare_says_whether_the_files_are_barss(tmp_path):
+    from fuxictr_ssr.data.prepare import check_published_md5
+    (tmp_path / "train.txt").write_text("\n".join(criteo_raw_rows(50)) + "\n")
+    paths = prepare("Criteo_x4_001", str(tmp_path), str(tmp_path / "out"))
+    note = check_published_md5(bars.DATASETS["Criteo_x4_001"], paths)
+    assert note.startswith(f"train.csv md5 {md5sum(paths['train'])} differs from BARS's published "
+                           "4a53bb7cbc0e4ee25f9d6a73ed824b1a")
+    assert check_published_md5(bars.DATASETS["Frappe_x1"], paths) is None
 
 
 def test_raw_criteo_errors_name_the_problem(tmp_path):
     (tmp_path / "train.txt").write_text("1\t2\t3\n")
-    with pytest.raises(ValueError, match=r"train.txt: expected 40 tab-separated columns .* got 3"):
+    with pytest.raises(ValueError, match=r"train.txt: expected 40 tab-separated columns .* got 3 at row 1"):
         prepare("Criteo_x4_001", str(tmp_path), str(tmp_path / "out"))
     rows = criteo_raw_rows(3)
     rows[1] = "x" + rows[1][1:]
     (tmp_path / "train.txt").write_text("\n".join(rows) + "\n")
-    with pytest.raises(ValueError, match=r"train.txt, row 2: column label must be 0 or 1, got 'x'"):
+    with pytest.raises(ValueError, match=r"train.txt, row 2: column Label must be 0 or 1, got 'x'"):
         prepare("Criteo_x4_001", str(tmp_path), str(tmp_path / "out"))
     empty = tmp_path / "empty"
     empty.mkdir()

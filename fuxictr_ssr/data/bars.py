@@ -47,13 +47,13 @@ DATASETS = {d.name: d for d in [
     BarsDataset("KKBox_x1", "x1", [], (),
                 {"train": "195b1ae8fc2d9267d7c8656c07ea1304", "valid": "398e97ac139611a09bd61a58e4240a3e",
                  "test": "8c5f7add05a6f5258b6b3bcc00ba640b"}, "reczoo/KKBox_x1"),
-    BarsDataset("Criteo_x4_001", "criteo_raw", ["label"] + CRITEO_NUMERIC + CRITEO_CATEGORICAL,
+    BarsDataset("Criteo_x4_001", "criteo_raw", ["Label"] + CRITEO_NUMERIC + CRITEO_CATEGORICAL,
                 reference="Kaggle Criteo Display Advertising Challenge train.txt"),
     BarsDataset("Avazu_x4_001", "avazu_raw", AVAZU_RAW_COLUMNS,
                 reference="Kaggle Avazu CTR Prediction train.csv"),
     # The SSR paper's protocol (random 8:1:1 of the raw files; its seed is not published, so the
     # x4 seed is used and the files equal the x4 ones; the folders differ in min count and batch)
-    BarsDataset("Criteo_paper", "criteo_raw", ["label"] + CRITEO_NUMERIC + CRITEO_CATEGORICAL,
+    BarsDataset("Criteo_paper", "criteo_raw", ["Label"] + CRITEO_NUMERIC + CRITEO_CATEGORICAL,
                 reference="Kaggle Criteo Display Advertising Challenge train.txt"),
     BarsDataset("Avazu_paper", "avazu_raw", AVAZU_RAW_COLUMNS,
                 reference="Kaggle Avazu CTR Prediction train.csv"),

@@ -8,10 +8,12 @@ Inputs understood, by dataset:
   I1-I13, the ``value``).
 * Criteo_x4_001: the raw Kaggle ``train.txt`` (tab-separated, no header, 40 columns).
 * Avazu_x4_001: the raw Kaggle ``train.csv`` (with header).
-  Both x4 sources are shuffled with seed 2018 and split 8:1:1; the x4 feature engineering (numeric
-  bucketing, hour -> hour/weekday/weekend) happens in the benchmark's feature processor.
-* Criteo_paper, Avazu_paper (the SSR paper's protocol): the same raw files, the same random 8:1:1
-  split (the paper's seed is not published).
+  Both x4 sources are split 8:1:1 by BARS's rule (:func:`stratified_folds`), streamed with bounded
+  memory, and the written train csv is compared with reczoo's published md5; the x4 feature
+  engineering (numeric bucketing, hour -> hour/weekday/weekend) happens in the benchmark's feature
+  processor.
+* Criteo_paper, Avazu_paper (the SSR paper's protocol): the same raw files, the same 8:1:1
+  split (the paper's own seed is not published).
 """
 import csv
 import glob
@@ -20,15 +22,17 @@ import hashlib
 import os
 import shutil
 import zlib
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
 import numpy as np
-import pandas as pd
 
 from ..config import SPLITS
 from .bars import find_dataset
 
 X4_SPLIT_SEED = 2018
+# md5 of reczoo's x4 train.csv (their split script checks it); the paper-protocol files are the x4 ones
+X4_TRAIN_MD5 = {"Criteo_x4_001": "4a53bb7cbc0e4ee25f9d6a73ed824b1a", "Criteo_paper": "4a53bb7cbc0e4ee25f9d6a73ed824b1a",
+                "Avazu_x4_001": "de3a27264cdabf66adf09df82328ccaa", "Avazu_paper": "de3a27264cdabf66adf09df82328ccaa"}
 
 
 def md5sum(path, chunk_size=1 << 20):
@@ -132,18 +136,51 @@ def _prepare_x1(dataset, source, out, verify_md5, copy):
     return written
 
 
-def _split_8_1_1(frame, out):
+def stratified_folds(labels, n_splits=10, seed=X4_SPLIT_SEED):
+    """Each row's fold under BARS's x4 rule (AutoInt's split): scikit-learn's
+    ``StratifiedKFold(n_splits=10, shuffle=True, random_state=2018)`` over the labels, fold ``k``
+    being the ``k``-th held-out part. Returns an int8 array, one fold per row."""
+    from sklearn.model_selection import StratifiedKFold
+    folds = np.empty(len(labels), dtype=np.int8)
+    splitter = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    for fold, (_, held_out) in enumerate(splitter.split(np.empty((len(labels), 0)), labels)):
+        folds[held_out] = fold
+    return folds
+
+
+def _split_x4(path, out, header, rows, labels):
+    """Write BARS's x4 split of the raw file at ``path``: test = fold 0, valid = fold 1, train =
+    folds 2-9 one after another, each in file order (the layout of reczoo's x4 csvs).
+
+    ``rows(handle)`` yields each data row's csv line; ``labels`` holds every row's label. The file
+    is streamed twice (labels, then rows) through one temporary file per train fold, so memory is
+    about 40 bytes per row at the fold assignment (the labels and scikit-learn's index arrays;
+    ``benchmarks/x4_split_memory.py``: 38 B measured, 1.6 GiB for Criteo's 45.8M rows), not the file.
+    """
+    folds = stratified_folds(labels)
     os.makedirs(out, exist_ok=True)
-    order = np.random.default_rng(X4_SPLIT_SEED).permutation(len(frame))
-    n_train, n_valid = int(len(frame) * 0.8), int(len(frame) * 0.1)
-    bounds = {"train": order[:n_train], "valid": order[n_train:n_train + n_valid],
-              "test": order[n_train + n_valid:]}
-    written = {}
-    for split, rows in bounds.items():
-        written[split] = os.path.join(out, f"{split}.csv")
-        with _written_whole(written[split]) as tmp_path:
-            frame.iloc[np.sort(rows)].to_csv(tmp_path, index=False)
-    return written
+    targets = {split: os.path.join(out, f"{split}.csv") for split in ("train", "valid", "test")}
+    parts = [os.path.join(out, f"train.fold{fold}.tmp") for fold in range(2, 10)]
+    try:
+        with ExitStack() as stack:
+            test, valid = (stack.enter_context(_written_whole(targets[s])) for s in ("test", "valid"))
+            sinks = [stack.enter_context(open(name, "w")) for name in (test, valid)]
+            sinks += [stack.enter_context(open(part, "w")) for part in parts]
+            for sink in sinks[:2]:
+                sink.write(header)
+            with _named_if_damaged(path), _open_text(path) as handle:
+                for fold, line in zip(folds, rows(handle)):
+                    sinks[fold].write(line)
+        with _written_whole(targets["train"]) as tmp_path, open(tmp_path, "w") as train:
+            train.write(header)
+            for part in parts:
+                with open(part) as handle:
+                    shutil.copyfileobj(handle, train, 1 << 24)
+    finally:
+        for part in parts:
+            if os.path.exists(part):
+                os.remove(part)
+    return targets
 
 
 def _single_source_file(source, patterns, what):
@@ -158,26 +195,63 @@ def _single_source_file(source, patterns, what):
 
 def _prepare_criteo_raw(dataset, source, out):
     path = _single_source_file(source, ["train*.txt", "train*.txt.gz"], "raw Criteo file")
-    with _named_if_damaged(path):
-        frame = pd.read_csv(path, sep="\t", header=None, dtype=str, keep_default_na=False)
-    if frame.shape[1] != len(dataset.fields):
-        raise ValueError(f"{path}: expected {len(dataset.fields)} tab-separated columns "
-                         f"(label, I1-I13, C1-C26), got {frame.shape[1]}")
-    frame.columns = dataset.fields
-    if not frame["label"].isin(["0", "1"]).all():
-        bad = frame.index[~frame["label"].isin(["0", "1"])][0]
-        raise ValueError(f"{path}, row {bad + 1}: column label must be 0 or 1, got {frame['label'][bad]!r}")
-    return _split_8_1_1(frame, out)
+    labels = bytearray()
+    with _named_if_damaged(path), _open_text(path) as handle:
+        for number, line in enumerate(handle, start=1):
+            cells = line.rstrip("\r\n").split("\t")
+            if len(cells) != len(dataset.fields):
+                raise ValueError(f"{path}: expected {len(dataset.fields)} tab-separated columns "
+                                 f"(Label, I1-I13, C1-C26), got {len(cells)} at row {number}")
+            if cells[0] not in ("0", "1"):
+                raise ValueError(f"{path}, row {number}: column Label must be 0 or 1, got {cells[0]!r}")
+            labels.append(cells[0] == "1")
+    if not labels:
+        raise ValueError(f"{path}: no rows")
+
+    def rows(handle):
+        return (line.rstrip("\r\n").replace("\t", ",") + "\n" for line in handle)
+
+    return _split_x4(path, out, ",".join(dataset.fields) + "\n", rows, np.frombuffer(bytes(labels), dtype=np.int8))
 
 
 def _prepare_avazu_raw(dataset, source, out):
     path = _single_source_file(source, ["train*.csv", "train*.csv.gz"], "raw Avazu csv")
-    with _named_if_damaged(path):
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    missing = [column for column in dataset.fields if column not in frame.columns]
-    if missing:
-        raise ValueError(f"{path}: missing columns {', '.join(missing)} (expected the Kaggle Avazu header)")
-    return _split_8_1_1(frame[dataset.fields], out)
+    with _named_if_damaged(path), _open_text(path) as handle:
+        header = handle.readline().rstrip("\r\n").split(",")
+        missing = [column for column in dataset.fields if column not in header]
+        if missing:
+            raise ValueError(f"{path}: missing columns {', '.join(missing)} (expected the Kaggle Avazu header)")
+        click = header.index("click")
+        labels = bytearray()
+        for number, line in enumerate(handle, start=2):
+            value = line.split(",", click + 1)[click].strip()
+            if value not in ("0", "1"):
+                raise ValueError(f"{path}, line {number}: column click must be 0 or 1, got {value!r}")
+            labels.append(value == "1")
+    keep = [header.index(column) for column in dataset.fields]
+
+    def rows(handle):
+        handle.readline()
+        if keep == list(range(len(header))):
+            return (line if line.endswith("\n") else line + "\n" for line in handle)
+        return (",".join(line.rstrip("\r\n").split(",")[i] for i in keep) + "\n" for line in handle)
+
+    return _split_x4(path, out, ",".join(dataset.fields) + "\n", rows, np.frombuffer(bytes(labels), dtype=np.int8))
+
+
+def check_published_md5(dataset, written):
+    """Compare the written train csv with the md5 reczoo published for its x4 files: a message
+    saying whether these are BARS's files (reczoo's split needed scikit-learn 0.19.1; later
+    releases may draw other folds from the same seed)."""
+    expected = X4_TRAIN_MD5.get(dataset.name)
+    if expected is None:
+        return None
+    actual = md5sum(written["train"])
+    if actual == expected:
+        return f"train.csv md5 {actual}: BARS's {dataset.name} files, byte for byte"
+    return (f"train.csv md5 {actual} differs from BARS's published {expected}: not reczoo's files (another "
+            "source file, or the same rule drawing other folds: reczoo used scikit-learn 0.19.1, later releases "
+            "shuffle differently), so results on them stand beside BARS's x4 leaderboard as context only")
 
 
 def prepare(name, source, out, verify_md5=True, copy=False):
