@@ -41,11 +41,10 @@ class EpochLines(logging.Handler):
         if message.startswith("[Metrics] "):
             self.metrics = message[len("[Metrics] "):]
         elif match := self.EPOCH.search(message):
-            if match[2] == "start":
-                self.start = time.perf_counter()
-            else:
-                print(f"    epoch {match[1]}: valid {self.metrics} ({time.perf_counter() - self.start:.0f} s)",
-                      flush=True)
+            now = time.perf_counter()
+            if match[2] != "start":  # fuxictr logs the start of the first epoch only
+                print(f"    epoch {match[1]}: valid {self.metrics} ({now - self.start:.0f} s)", flush=True)
+            self.start = now
 
 
 def log_path(params):
