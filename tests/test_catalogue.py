@@ -335,7 +335,7 @@ def test_a_killed_and_resumed_benchmark_gives_the_uninterrupted_metrics(zoo):
     deadline = time.time() + 240
     while not (resumed.exists() and len(resumed.read_text().splitlines()) == 2) and time.time() < deadline:
         time.sleep(0.2)
-    time.sleep(3)  # seed 2 is under way
+    time.sleep(1)  # seed 2 is under way (its process starts; a run takes several seconds)
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
     assert len(resumed.read_text().splitlines()) == 2
