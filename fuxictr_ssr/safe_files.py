@@ -1,7 +1,13 @@
 """Writing results so that a crash (``kill -9`` included) never leaves a half-written record that
 breaks a later run, and checking output locations before any work starts."""
+import contextlib
 import json
 import os
+
+try:
+    import fcntl
+except ImportError:  # not on Windows: there a shared data folder is not guarded
+    fcntl = None
 
 
 def append_line(path, line):
@@ -25,6 +31,21 @@ def append_line(path, line):
         os.fsync(descriptor)
     finally:
         os.close(descriptor)
+
+
+@contextlib.contextmanager
+def exclusive(folder, name=".build.lock"):
+    """Hold an exclusive lock on ``folder/name`` (made if missing) for the ``with`` block, so that
+    processes sharing one data folder (two benchmark streams, DDP ranks) build it one at a time."""
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, name), "a") as handle:
+        if fcntl is not None:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            if fcntl is not None:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def write_json(path, content):

@@ -370,6 +370,24 @@ def test_a_run_killed_while_building_its_h5_store_rebuilds_it_next_time(tmp_path
     assert (store / "feature_map.json").exists() and not list(store.glob("*.tmp"))
 
 
+def test_two_runs_sharing_a_data_folder_build_its_store_once(tmp_path):
+    from fuxictr_ssr.data import SyntheticSpec
+    from fuxictr_ssr.safe_files import exclusive
+    from helpers import generated_experiment
+    spec = SyntheticSpec(num_rows=200_000, num_fields=6, num_informative=3, num_interactions=1, vocab_size=30, seed=3)
+    config_dir = generated_experiment(tmp_path, {"DNN_gen": {"model": "DNN", "hidden_units": [8]}}, spec=spec,
+                                      base={"epochs": 1, "batch_size": 4096})
+    args = CLI + ["run", "--config", config_dir, "--expid", "DNN_gen"]
+    # Both start while the folder is locked, so neither can have built before the other looks
+    with exclusive(str(tmp_path / "data" / "gen")):
+        processes = [subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                     for _ in range(2)]
+        time.sleep(8)
+    errors = [process.communicate(timeout=600)[1] for process in processes]
+    assert [process.returncode for process in processes] == [0, 0], errors[0][-2000:] + errors[1][-2000:]
+    assert sum(len(re.findall(r"Stored \d+ rows in .*train\.h5", text)) for text in errors) == 1
+
+
 def test_an_ssr_s_view_wider_than_its_input_is_a_warning(zoo):
     edit(zoo, "SSR_S_test", view_dims=[64, 16])  # 12 fields x 4 = 48 inputs
     done = run(zoo, "run", "--expid", "SSR_S_test")

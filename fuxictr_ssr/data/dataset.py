@@ -7,6 +7,7 @@ recorded in its ``raw_sources.json`` (a replaced raw file makes a rebuild, with 
 h5 column store without Ray (:mod:`fuxictr_ssr.data.h5_store`); ``csv`` / ``parquet`` go through
 fuxictr's ``build_dataset``; ``npz`` (and given h5 splits) are read as they are.
 """
+import contextlib
 import glob
 import importlib
 import json
@@ -17,7 +18,7 @@ import numpy as np
 
 from ..compat import rank_data_loaders
 from ..config import RAW_DATA_FORMATS, SPLIT_KEYS, data_format, preprocessed_parquet
-from ..safe_files import write_json
+from ..safe_files import exclusive, write_json
 from .h5_store import build_h5_dataset, is_h5_path, load_feature_map
 from .loader import ColumnarDataLoader, split_labels
 from .raw_check import check_raw_splits
@@ -144,24 +145,27 @@ def prepare_data(params):
     from fuxictr.features import FeatureMap
     from fuxictr.preprocess import build_dataset
 
-    raw_files = _raw_files(params) if data_format(params) in RAW_DATA_FORMATS + ("h5",) else {}
-    stale = _stale_split(params, raw_files)
-    if stale:
-        logging.warning("%s: %s changed (size or mtime) since %s was built from it; rebuilding", stale,
-                        params[stale], data_dir(params))
-        os.remove(feature_map_path(params))
-    built = False
-    if data_format(params) == "h5":
-        if _h5_needs_build(params):
-            build_h5_dataset(_make_processor(params), params)
-            built = True
-        for key, stored in _h5_store_paths(params).items():
-            params[key] = stored or params[key]
-    elif data_format(params) in RAW_DATA_FORMATS and not preprocessed_parquet(params):
-        built = not os.path.isfile(feature_map_path(params))
-        params["train_data"], params["valid_data"], params["test_data"] = build_dataset(_make_processor(params), **params)
-    if built and any(raw_files.values()):
-        write_json(os.path.join(data_dir(params), RAW_SOURCES_FILE), raw_files)
+    builds = data_format(params) in RAW_DATA_FORMATS + ("h5",)
+    # A second process finds the lock held, waits, and then sees the finished store
+    with exclusive(data_dir(params)) if builds else contextlib.nullcontext():
+        raw_files = _raw_files(params) if builds else {}
+        stale = _stale_split(params, raw_files)
+        if stale:
+            logging.warning("%s: %s changed (size or mtime) since %s was built from it; rebuilding", stale,
+                            params[stale], data_dir(params))
+            os.remove(feature_map_path(params))
+        built = False
+        if data_format(params) == "h5":
+            if _h5_needs_build(params):
+                build_h5_dataset(_make_processor(params), params)
+                built = True
+            for key, stored in _h5_store_paths(params).items():
+                params[key] = stored or params[key]
+        elif data_format(params) in RAW_DATA_FORMATS and not preprocessed_parquet(params):
+            built = not os.path.isfile(feature_map_path(params))
+            params["train_data"], params["valid_data"], params["test_data"] = build_dataset(_make_processor(params), **params)
+        if built and any(raw_files.values()):
+            write_json(os.path.join(data_dir(params), RAW_SOURCES_FILE), raw_files)
     feature_map = FeatureMap(params["dataset_id"], data_dir(params))
     return load_feature_map(feature_map, feature_map_path(params), params)
 
