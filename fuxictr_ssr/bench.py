@@ -30,8 +30,8 @@ from .safe_files import append_line, check_output_path
 
 RESULT_COLUMNS = ["expid", "model", "seed", "config_hash", "valid_AUC", "valid_logloss", "test_AUC", "test_logloss",
                   "best_epoch", "epochs_run", "params_non_embedding", "params_total", "train_time_s",
-                  "samples_per_s", "fuxictr_version", "torch_version", "device", "threads", "code_version", "command",
-                  "finished_at"]
+                  "samples_per_s", "fuxictr_version", "torch_version", "device", "threads", "ics_zeros", "code_version",
+                  "command", "finished_at"]
 
 # Published BARS numbers (test AUC / logloss of the seed-2021 leaderboard run; 5-seed mean ± std of
 # test AUC where BARS gives it), by benchmark folder name.
@@ -199,7 +199,8 @@ def result_row(result, fingerprint, version="", command=""):
         "params_non_embedding": result["params_non_embedding"], "params_total": result["params_total"],
         "train_time_s": round(result["train_time_s"], 2), "samples_per_s": round(result["samples_per_s"], 1),
         "fuxictr_version": result["fuxictr_version"], "torch_version": result["torch_version"],
-        "device": result["device"], "threads": result["threads"], "code_version": version, "command": command,
+        "device": result["device"], "threads": result["threads"],
+        "ics_zeros": "/".join(f"{share:.4f}" for share in result.get("ics_zeros", [])), "code_version": version, "command": command,
         "finished_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
 

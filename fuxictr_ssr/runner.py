@@ -21,6 +21,7 @@ import torch
 from . import __version__, distributed
 from .config import (DEFAULT_PARAMS, cap_epochs, check_data_params, check_training_params, check_unknown_keys,
                      load_params)
+from .analysis.ics_activity import SurvivorMeter, ics_layers
 from .data.dataset import check_dataset, check_evaluable_splits, check_raw_data, make_loaders, prepare_data, relocate_data_root
 from .models.checked_model import count_parameters
 from .registry import constructor_keys, get_model_class
@@ -238,7 +239,12 @@ def _train_and_evaluate(params, model_class, config_dir, expid, result_csv):
     train_samples = train_gen.num_samples * params.get("world_size", 1)
 
     logging.info("****** Validation evaluation ******")
-    valid_result = model.evaluate(valid_gen)
+    with SurvivorMeter(ics_layers(model)) as meter:  # the best checkpoint's share of zeros after ICS
+        valid_result = model.evaluate(valid_gen)
+    ics_zeros = [1 - share for _, share in sorted(meter.fractions().items())]
+    if ics_zeros:
+        logging.info("Share of zeros after ICS per layer (validation, best checkpoint): %s",
+                     ", ".join(f"{share:.4f}" for share in ics_zeros))
     del train_gen, valid_gen
     gc.collect()
     test_result = {}
@@ -257,5 +263,5 @@ def _train_and_evaluate(params, model_class, config_dir, expid, result_csv):
         "samples_per_s": train_samples * epochs_run / train_time, "checkpoint": model.checkpoint,
         "fuxictr_version": fuxictr.__version__, "torch_version": torch.__version__,
         "device": str(model.device) + (f" x{params['world_size']}" if parallel else ""),
-        "threads": torch.get_num_threads(),
+        "threads": torch.get_num_threads(), "ics_zeros": ics_zeros,
     }

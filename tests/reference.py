@@ -32,7 +32,9 @@ def filter_reference(layer_filter, x, view):
     elif layer_filter.sparsifier == "topk":  # forward: the k largest per row; backward: identity
         kept = torch.stack([row * (row >= row.sort(descending=True).values[layer_filter.top_k.k - 1]) for row in u])
         sparse = u + (kept - u).detach()
-    else:
+    elif layer_filter.sparsifier == "dropout" and layer_filter.training:
+        raise ValueError("the dropout filter is random in training: compare it in eval mode")
+    else:  # "none", and "dropout" in evaluation
         sparse = u
     if not layer_filter.gate:
         return sparse

@@ -238,6 +238,20 @@ def test_straight_through_top_k_keeps_k_and_passes_every_gradient():
         StraightThroughTopK(view_dim=4, k=5)
 
 
+def test_the_dropout_filter_zeroes_its_rate_in_training_and_nothing_in_evaluation():
+    layer = build_layer(dict(filter_type="dropout", reduce="concat", fusion_layers=1, filter_drop_rate=0.75))
+    x = torch.randn(400, 48)
+    torch.manual_seed(5)
+    u = layer.filter.projection(x).view(400, 2, 4, 12)[:, 0]
+    sparse = layer.filter.sparsify(u)
+    zero_share = float((sparse == 0).float().mean())
+    assert abs(zero_share - 0.75) < 0.02, zero_share
+    kept = sparse != 0
+    torch.testing.assert_close(sparse[kept], u[kept] / 0.25)  # inverted dropout keeps the expectation
+    layer.eval()
+    torch.testing.assert_close(layer(x), ssr_layer_reference(layer, x), **TOL)  # evaluation: the dense filter
+
+
 def test_ics_without_learned_gamma_keeps_it_fixed():
     ics = IterativeCompetitiveSparse(num_views=2, view_dim=4, iterations=2, gamma_init=1.0, learn_gamma=False)
     assert [name for name, _ in ics.named_parameters()] == ["alpha"] and torch.equal(ics.gamma, torch.ones(2, 4))

@@ -3,7 +3,7 @@ from torch import nn
 from .iterative_competitive_sparse import IterativeCompetitiveSparse
 from .straight_through_top_k import StraightThroughTopK
 
-SPARSIFIERS = ("ics", "topk", "none")
+SPARSIFIERS = ("ics", "topk", "dropout", "none")
 
 
 class CompetitiveFilter(nn.Module):
@@ -16,8 +16,9 @@ class CompetitiveFilter(nn.Module):
     The projections of all views (and the gate's value projection) are one bias-free
     ``nn.Linear`` of width ``b * d_v`` (``2 * b * d_v`` with the gate), reshaped per view.
     For the paper's ablations the sparsifier can be replaced: ``"topk"``
-    (:class:`StraightThroughTopK`, ``top_k`` entries per view) or ``"none"`` (the projection
-    goes to the fusion dense).
+    (:class:`StraightThroughTopK`, ``top_k`` entries per view), ``"dropout"`` (random zeros at rate
+    ``drop_rate`` in training instead of competitive ones, nothing dropped in evaluation: "dropout
+    instead of the filter") or ``"none"`` (the projection goes to the fusion dense).
 
     Args:
         input_dim: d_in.
@@ -26,8 +27,9 @@ class CompetitiveFilter(nn.Module):
         iterations: ICS iterations T (0 = ReLU).
         alpha_init, gamma_init: ICS initial values.
         gate: multiply the sparse map with a second projection of x.
-        sparsifier: ``"ics"`` (default), ``"topk"`` or ``"none"``.
+        sparsifier: ``"ics"`` (default), ``"topk"``, ``"dropout"`` or ``"none"``.
         top_k: entries kept per view by ``"topk"``.
+        drop_rate: share of entries ``"dropout"`` zeroes in training.
         learn_gamma: ICS learns its scale gamma (``False``: fixed at ``gamma_init``).
 
     Shape:
@@ -41,7 +43,8 @@ class CompetitiveFilter(nn.Module):
     """
 
     def __init__(self, input_dim, num_views, view_dim, iterations=5, alpha_init=0.1,
-                 gamma_init=1.0, gate=True, sparsifier="ics", top_k=None, learn_gamma=True):
+                 gamma_init=1.0, gate=True, sparsifier="ics", top_k=None, learn_gamma=True,
+                 drop_rate=0.9):
         super().__init__()
         if sparsifier not in SPARSIFIERS:
             raise ValueError(f"sparsifier must be one of {', '.join(SPARSIFIERS)}, got {sparsifier!r}")
@@ -56,6 +59,8 @@ class CompetitiveFilter(nn.Module):
                                                   learn_gamma)
         elif sparsifier == "topk":
             self.top_k = StraightThroughTopK(view_dim, top_k)
+        elif sparsifier == "dropout":
+            self.drop = nn.Dropout(drop_rate)
 
     def forward(self, x):
         projected = self.projection(x).view(x.size(0), -1, self.num_views, self.view_dim)
@@ -65,4 +70,6 @@ class CompetitiveFilter(nn.Module):
     def sparsify(self, u):
         if self.sparsifier == "ics":
             return self.ics(u)
-        return self.top_k(u) if self.sparsifier == "topk" else u
+        if self.sparsifier == "topk":
+            return self.top_k(u)
+        return self.drop(u) if self.sparsifier == "dropout" else u

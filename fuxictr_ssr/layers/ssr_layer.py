@@ -7,7 +7,7 @@ from .view_fusion import ResidualViewFusion
 
 SSR_BLOCKS = ("gated", "text")
 # filter_type -> the sparsifier of the learned filter (static: the fixed index sets instead)
-LEARNED_FILTERS = {"ics": "ics", "topk": "topk", "dense": "none"}
+LEARNED_FILTERS = {"ics": "ics", "topk": "topk", "dropout": "dropout", "dense": "none"}
 
 
 class MultiViewSSRLayer(nn.Module):
@@ -36,8 +36,10 @@ class MultiViewSSRLayer(nn.Module):
         index_rule: how the static index sets are drawn (see :class:`StaticRandomFilter`).
         filter_type: ``"static"`` (:class:`StaticRandomFilter`, SSR-S) or ``"ics"``
             (:class:`CompetitiveFilter`, SSR-D); the paper's ablations: ``"topk"`` (the
-            projection through :class:`StraightThroughTopK`) and ``"dense"`` (no sparsifier).
+            projection through :class:`StraightThroughTopK`), ``"dropout"`` (random zeros at
+            ``filter_drop_rate`` instead of ICS's) and ``"dense"`` (no sparsifier).
         top_k: entries kept per view by ``"topk"``.
+        filter_drop_rate: share of the projection ``"dropout"`` zeroes in training.
         learn_gamma: ICS learns gamma (``False``: fixed at ``gamma_init``).
         reduce: ``"concat"`` or ``"mean"``.
         fusion_layers: GELU dense layers in the residual fusion of each view (gated block).
@@ -60,7 +62,8 @@ class MultiViewSSRLayer(nn.Module):
     def __init__(self, input_dim, num_views, view_dim, filter_type="ics", reduce="concat",
                  fusion_layers=1, filter_seed=0, ics_iterations=5, alpha_init=0.1,
                  gamma_init=1.0, gate=True, dropout=0.0, layer_norm_eps=1e-5, block="gated",
-                 expanded_dim=None, index_rule="torch", top_k=None, learn_gamma=True):
+                 expanded_dim=None, index_rule="torch", top_k=None, learn_gamma=True,
+                 filter_drop_rate=0.9):
         super().__init__()
         if block not in SSR_BLOCKS:
             raise ValueError(f"block must be one of {', '.join(SSR_BLOCKS)}, got {block!r}")
@@ -71,7 +74,7 @@ class MultiViewSSRLayer(nn.Module):
             self.filter = CompetitiveFilter(input_dim, num_views, filtered_dim, ics_iterations,
                                             alpha_init, gamma_init, gate and block == "gated",
                                             sparsifier=LEARNED_FILTERS[filter_type], top_k=top_k,
-                                            learn_gamma=learn_gamma)
+                                            learn_gamma=learn_gamma, drop_rate=filter_drop_rate)
         else:
             raise ValueError(f"filter_type must be 'static' or one of {', '.join(LEARNED_FILTERS)}, got {filter_type!r}")
         if reduce not in ("concat", "mean"):

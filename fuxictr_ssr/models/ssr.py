@@ -14,7 +14,7 @@ from ..layers.keras_init import glorot_normal_, glorot_uniform_
 from ..registry import register_model
 from .checked_model import CheckedModel, flattened_embedding_dim
 
-FILTER_TYPES = ("static", "ics", "topk", "dense")
+FILTER_TYPES = ("static", "ics", "topk", "dropout", "dense")
 WEIGHT_INITS = ("fuxictr", "authors")
 
 
@@ -39,8 +39,11 @@ class SSR(CheckedModel):
             batches seen from the first (see :class:`~fuxictr_ssr.layers.WarmStartBatchNorm1d`);
             ``False``: torch's running averages from (0, 1).
         filter_type: ``ics`` (SSR-D) | ``static`` (SSR-S); the paper's ablations: ``topk``
-            (straight-through top-k instead of ICS) | ``dense`` (the projection without a
+            (straight-through top-k instead of ICS) | ``dropout`` (random zeros at
+            ``filter_dropout`` in training instead of ICS's) | ``dense`` (the projection without a
             sparsifier).
+        filter_dropout: share of each view's projection ``dropout`` zeroes (default 0.9, about the
+            share of zeros ICS reaches in the paper's Table 5).
         topk_fraction: share of each view's entries ``topk`` keeps (at least one).
         ics_learn_gamma: ICS learns gamma; ``False`` fixes it at ``gamma_init`` ("without gamma").
         num_views: views per layer (list; its length is the depth).
@@ -72,7 +75,7 @@ class SSR(CheckedModel):
                  alpha_init=0.1, gamma_init=1.0, ics_gate=True, head_hidden_units=(),
                  net_dropout=0.0, filter_seed=None, layer_norm_eps=1e-5, ssr_block="gated",
                  expanded_view_dims=None, filter_index_rule="torch", weight_init="fuxictr",
-                 topk_fraction=0.1, ics_learn_gamma=True,
+                 topk_fraction=0.1, ics_learn_gamma=True, filter_dropout=0.9,
                  embedding_regularizer=None, net_regularizer=None, **kwargs):
         self.check_params({**locals(), **kwargs})
         super().__init__(feature_map, model_id=model_id, gpu=gpu,
@@ -100,7 +103,8 @@ class SSR(CheckedModel):
                 ics_iterations=ics_iterations, alpha_init=alpha_init, gamma_init=gamma_init,
                 gate=ics_gate, dropout=net_dropout, layer_norm_eps=layer_norm_eps, block=ssr_block,
                 expanded_dim=expanded_view_dims[depth], index_rule=filter_index_rule,
-                top_k=max(1, round(topk_fraction * expanded_view_dims[depth])), learn_gamma=ics_learn_gamma)
+                top_k=max(1, round(topk_fraction * expanded_view_dims[depth])), learn_gamma=ics_learn_gamma,
+                filter_drop_rate=filter_dropout)
             layers.append(layer)
             input_dim = layer.output_dim
         self.ssr_layers = nn.Sequential(*layers)
@@ -141,6 +145,8 @@ class SSR(CheckedModel):
         require_choice(p, "weight_init", WEIGHT_INITS)
         require(is_number(p["topk_fraction"]) and 0 < p["topk_fraction"] <= 1, "topk_fraction", "a number in (0, 1]",
                 p["topk_fraction"])
+        require(is_number(p["filter_dropout"]) and 0 <= p["filter_dropout"] < 1, "filter_dropout",
+                "a number in [0, 1)", p["filter_dropout"])
         require(isinstance(p["ics_learn_gamma"], bool), "ics_learn_gamma", "true or false", p["ics_learn_gamma"])
         if p["ssr_block"] == "text":
             require(not p["ics_gate"], "ics_gate", "false with ssr_block: text (the paper's block has no gate)",
