@@ -41,7 +41,7 @@ BAD_SSR = [
     ({"num_views": [-1, 2]}, "num_views: expected a non-empty list of positive integers"),
     ({"num_views": 4}, "num_views: expected a non-empty list"),
     ({"embedding_dim": 0}, "embedding_dim: expected a positive integer"),
-    ({"filter_type": "lsh"}, "filter_type: expected one of static, ics, topk, dense, got 'lsh'"),
+    ({"filter_type": "lsh"}, "filter_type: expected one of static, ics, topk, dropout, dense, got 'lsh'"),
     ({"ics_iterations": -1}, "ics_iterations: expected an integer >= 0"),
     ({"embedding_norm": "group_norm"}, "embedding_norm: expected one of batch_norm, field_batch_norm, layer_norm, none"),
     ({"net_dropout": 1.5}, "net_dropout: expected a dropout rate"),

@@ -146,8 +146,11 @@ def prepare_data(params):
     from fuxictr.preprocess import build_dataset
 
     builds = data_format(params) in RAW_DATA_FORMATS + ("h5",)
-    # A second process finds the lock held, waits, and then sees the finished store
-    with exclusive(data_dir(params)) if builds else contextlib.nullcontext():
+    # A second process finds the lock held, waits, and then sees the finished store; a folder of
+    # given stores (preprocessed parquet, h5 splits) is never built into, so it gets no lock file
+    builds_here = builds and not preprocessed_parquet(params) and (
+        data_format(params) != "h5" or all(_h5_store_paths(params).values()))
+    with exclusive(data_dir(params)) if builds_here else contextlib.nullcontext():
         raw_files = _raw_files(params) if builds else {}
         stale = _stale_split(params, raw_files)
         if stale:
