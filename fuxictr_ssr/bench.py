@@ -30,7 +30,8 @@ from .safe_files import append_line, check_output_path
 
 RESULT_COLUMNS = ["expid", "model", "seed", "config_hash", "valid_AUC", "valid_logloss", "test_AUC", "test_logloss",
                   "best_epoch", "epochs_run", "params_non_embedding", "params_total", "train_time_s",
-                  "samples_per_s", "fuxictr_version", "torch_version", "device", "threads", "ics_zeros", "code_version",
+                  "samples_per_s", "fuxictr_version", "torch_version", "device", "threads", "execution", "ics_zeros",
+                  "code_version",
                   "command", "finished_at"]
 
 # Published BARS numbers (test AUC / logloss of the seed-2021 leaderboard run; 5-seed mean ± std of
@@ -199,7 +200,7 @@ def result_row(result, fingerprint, version="", command=""):
         "params_non_embedding": result["params_non_embedding"], "params_total": result["params_total"],
         "train_time_s": round(result["train_time_s"], 2), "samples_per_s": round(result["samples_per_s"], 1),
         "fuxictr_version": result["fuxictr_version"], "torch_version": result["torch_version"],
-        "device": result["device"], "threads": result["threads"],
+        "device": result["device"], "threads": result["threads"], "execution": result.get("execution", ""),
         "ics_zeros": "/".join(f"{share:.4f}" for share in result.get("ics_zeros", [])), "code_version": version, "command": command,
         "finished_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }

@@ -50,7 +50,7 @@ RUN_KEYS = ("model", "dataset_id", "model_id", "gpu", "model_root", "seed", "ver
             "early_stop_patience", "save_best_only", "eval_steps", "reduce_lr_on_plateau", "max_gradient_norm",
             "embedding_regularizer", "net_regularizer", "data_loader", "block_rows", "prefetch", "log_to_console",
             "distributed_timeout", "group_id", "streaming", "rebuild_dataset", "data_block_size", "strict_keys",
-            "debug_mode", "use_features", "pickle_feature_encoder", "feature_specs", "feature_config",
+            "compile", "precision", "debug_mode", "use_features", "pickle_feature_encoder", "feature_specs", "feature_config",
             "tuning", "optimizer_epsilon")
 
 

@@ -24,6 +24,7 @@ from .config import (DEFAULT_PARAMS, cap_epochs, check_data_params, check_traini
 from .analysis.ics_activity import SurvivorMeter, ics_layers
 from .data.dataset import check_dataset, check_evaluable_splits, check_raw_data, make_loaders, prepare_data, relocate_data_root
 from .models.checked_model import count_parameters
+from .models.execution import execution_label
 from .registry import constructor_keys, get_model_class
 from .safe_files import append_line, check_output_path
 
@@ -264,4 +265,5 @@ def _train_and_evaluate(params, model_class, config_dir, expid, result_csv):
         "fuxictr_version": fuxictr.__version__, "torch_version": torch.__version__,
         "device": str(model.device) + (f" x{params['world_size']}" if parallel else ""),
         "threads": torch.get_num_threads(), "ics_zeros": ics_zeros,
+        "execution": execution_label(*getattr(model, "execution", (False, "fp32"))),
     }

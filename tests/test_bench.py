@@ -36,6 +36,7 @@ def test_runs_every_expid_and_seed_then_resumes(suite, tmp_path):
         # SSR-D rows carry the share of zeros after ICS of each of their two layers; the DNN has none
         zeros = [float(share) for share in row["ics_zeros"].split("/")] if row["ics_zeros"] else []
         assert len(zeros) == (2 if row["model"] == "SSR" else 0) and all(0 <= share <= 1 for share in zeros)
+        assert row["execution"] == "eager fp32"
     assert any(m.startswith("[4/4] SSR_D_gen seed 2") for m in messages)
     assert any("Epoch=1 end" in m for m in messages)  # progress of the child run
 

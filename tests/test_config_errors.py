@@ -58,6 +58,9 @@ BAD_SSR = [
     ({"learning_rate": 0}, "learning_rate: expected a positive number"),
     ({"batch_size": 0}, "batch_size: expected a positive integer"),
     ({"monitor_mode": "maximum"}, "monitor_mode: expected one of max, min"),
+    ({"compile": "yes"}, "compile: expected true or false, got 'yes'"),
+    ({"precision": "fp16"}, "precision: expected one of fp32, bf16, got 'fp16'"),
+    ({"ssr_layout": "columns"}, "ssr_layout: expected one of batch_major, feature_major, got 'columns'"),
 ]
 
 

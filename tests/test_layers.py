@@ -238,6 +238,27 @@ def test_straight_through_top_k_keeps_k_and_passes_every_gradient():
         StraightThroughTopK(view_dim=4, k=5)
 
 
+@pytest.mark.parametrize("case", LAYER_CASES,
+                         ids=lambda c: f"{c['filter_type']}-{c['reduce']}-k{c['fusion_layers']}-{c.get('block', 'gated')}")
+def test_the_feature_major_layout_is_the_same_function(case):
+    layer = build_layer(case)
+    x = torch.randn(10, 48, requires_grad=True)
+    params = [x] + list(layer.parameters())
+    upstream = torch.randn(10, 4 * 12 if case["reduce"] == "concat" else 12)
+    batch_major = layer(x)
+    (batch_major * upstream).sum().backward()
+    batch_major_grads = grads(params)
+    zero_grads(layer, x)
+    feature_major = layer(x.t(), feature_major=True)
+    assert feature_major.shape == batch_major.shape[::-1]
+    (feature_major.t() * upstream).sum().backward()
+    torch.testing.assert_close(feature_major.t(), batch_major, **TOL)
+    torch.testing.assert_close(feature_major.t(), ssr_layer_reference(layer, x), **TOL)
+    for fast, slow in zip(grads(params), batch_major_grads):
+        # float32 sums in another order: both layouts are this close to the float64 gradient
+        torch.testing.assert_close(fast, slow, rtol=1e-5, atol=1e-6 * float(slow.abs().max()))
+
+
 def test_the_dropout_filter_zeroes_its_rate_in_training_and_nothing_in_evaluation():
     layer = build_layer(dict(filter_type="dropout", reduce="concat", fusion_layers=1, filter_drop_rate=0.75))
     x = torch.randn(400, 48)

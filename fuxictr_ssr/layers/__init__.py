@@ -8,6 +8,7 @@ from .linear_compression_block import LinearCompressionBlock
 from .projected_view_fusion import ProjectedViewFusion
 from .rankmixer_block import RankMixerBlock
 from .ssr_layer import SSR_BLOCKS, MultiViewSSRLayer
+from .ssr_stack import SSRStack
 from .straight_through_top_k import StraightThroughTopK
 from .static_random_filter import INDEX_RULES, StaticRandomFilter, draw_view_indices, draw_view_indices_authors
 from .token_mixing import MultiHeadTokenMixing
@@ -18,6 +19,6 @@ from .wukong_layer import WuKongLayer
 
 __all__ = ["EMBEDDING_NORMS", "INDEX_RULES", "SSR_BLOCKS", "CompetitiveFilter", "EmbeddingNorm", "FactorizationMachineBlock",
            "FieldGroupTokenizer", "IterativeCompetitiveSparse", "LinearCompressionBlock", "MultiHeadTokenMixing",
-           "MultiViewSSRLayer", "ProjectedViewFusion", "RankMixerBlock", "ResidualViewFusion", "StaticRandomFilter", "StraightThroughTopK", "ViewwiseLinear",
+           "MultiViewSSRLayer", "ProjectedViewFusion", "RankMixerBlock", "ResidualViewFusion", "SSRStack", "StaticRandomFilter", "StraightThroughTopK", "ViewwiseLinear",
            "WarmStartBatchNorm1d", "WuKongLayer", "draw_view_indices", "draw_view_indices_authors",
            "split_fields"]

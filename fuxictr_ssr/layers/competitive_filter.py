@@ -33,7 +33,8 @@ class CompetitiveFilter(nn.Module):
         learn_gamma: ICS learns its scale gamma (``False``: fixed at ``gamma_init``).
 
     Shape:
-        input ``[B, d_in]`` -> output ``[B, b, d_v]``.
+        input ``[B, d_in]`` -> output ``[B, b, d_v]``; ``feature_major=True``: ``[d_in, B]`` ->
+        ``[b, d_v, B]`` (one ``W x`` matmul).
 
     Example:
         >>> import torch
@@ -62,14 +63,18 @@ class CompetitiveFilter(nn.Module):
         elif sparsifier == "dropout":
             self.drop = nn.Dropout(drop_rate)
 
-    def forward(self, x):
+    def forward(self, x, feature_major=False):
+        if feature_major:
+            projected = (self.projection.weight @ x).view(-1, self.num_views, self.view_dim, x.size(1))
+            sparse = self.sparsify(projected[0], feature_major)
+            return sparse * projected[1] if self.gate else sparse
         projected = self.projection(x).view(x.size(0), -1, self.num_views, self.view_dim)
         sparse = self.sparsify(projected[:, 0])
         return sparse * projected[:, 1] if self.gate else sparse
 
-    def sparsify(self, u):
+    def sparsify(self, u, feature_major=False):
         if self.sparsifier == "ics":
-            return self.ics(u)
+            return self.ics(u, feature_major)
         if self.sparsifier == "topk":
-            return self.top_k(u)
+            return self.top_k(u, feature_major)
         return self.drop(u) if self.sparsifier == "dropout" else u

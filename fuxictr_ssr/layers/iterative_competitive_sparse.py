@@ -27,7 +27,7 @@ class IterativeCompetitiveSparse(nn.Module):
             the paper's "without gamma" ablation).
 
     Shape:
-        input ``[B, b, d_v]`` -> output ``[B, b, d_v]``.
+        input ``[B, b, d_v]`` -> output ``[B, b, d_v]``; ``feature_major=True``: ``[b, d_v, B]``.
         Parameters: ``alpha [T, b]``, ``gamma [b, d_v]``.
 
     Example:
@@ -53,12 +53,14 @@ class IterativeCompetitiveSparse(nn.Module):
         with torch.no_grad():
             self.gamma.fill_(self.gamma_init)
 
-    def forward(self, u):
+    def forward(self, u, feature_major=False):
+        view_axis = 1 if feature_major else -1  # the d_v entries that compete
+        gamma = self.gamma.unsqueeze(-1) if feature_major else self.gamma
         a = torch.relu(u)
         for t in range(self.iterations):
-            inhibition = self.alpha[t].unsqueeze(-1) * a.mean(dim=-1, keepdim=True)
-            a = torch.relu(a - inhibition)
-        return self.gamma * a
+            alpha = self.alpha[t].view(-1, 1, 1) if feature_major else self.alpha[t].unsqueeze(-1)
+            a = torch.relu(a - alpha * a.mean(dim=view_axis, keepdim=True))
+        return gamma * a
 
     def extra_repr(self):
         return f"num_views={self.gamma.size(0)}, view_dim={self.gamma.size(1)}, iterations={self.iterations}"

@@ -2,6 +2,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from .view_fusion import view_layer_norm
 from .view_linear import ViewwiseLinear
 
 
@@ -38,7 +39,6 @@ class ProjectedViewFusion(nn.Module):
         self.norm_weight = nn.Parameter(torch.ones(num_views, output_dim))
         self.norm_bias = nn.Parameter(torch.zeros(num_views, output_dim))
 
-    def forward(self, h):
-        v = F.gelu(self.dense(h))
-        v = F.layer_norm(v, v.shape[-1:], eps=self.layer_norm_eps)
-        return torch.addcmul(self.norm_bias, v, self.norm_weight)
+    def forward(self, h, feature_major=False):
+        v = F.gelu(self.dense(h, feature_major))
+        return view_layer_norm(v, self.norm_weight, self.norm_bias, self.layer_norm_eps, feature_major)

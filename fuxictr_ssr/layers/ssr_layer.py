@@ -49,6 +49,12 @@ class MultiViewSSRLayer(nn.Module):
         dropout: dropout rate on the layer's output.
         layer_norm_eps: epsilon of the per-view LayerNorm.
 
+    ``feature_major=True`` runs the same function on transposed activations (``[d_in, B]`` in,
+    ``[b * d_v, B]`` or ``[d_v, B]`` out, ``[b, d_v, B]`` between the blocks): every gather copies
+    whole rows, the per-view matmuls read contiguous batches, the concat is a free reshape, and
+    a compiler can fuse the elementwise chain along the batch. A stack of layers transposes once
+    on entry and once on exit (``ssr_layout: feature_major`` of :class:`~fuxictr_ssr.models.SSR`).
+
     Shape:
         input ``[B, d_in]`` -> output ``[B, b * d_v]`` (concat) or ``[B, d_v]`` (mean).
 
@@ -87,6 +93,8 @@ class MultiViewSSRLayer(nn.Module):
         self.reduce = reduce
         self.output_dim = num_views * view_dim if reduce == "concat" else view_dim
 
-    def forward(self, x):
-        z = self.dropout(self.fusion(self.filter(x)))
+    def forward(self, x, feature_major=False):
+        z = self.dropout(self.fusion(self.filter(x, feature_major), feature_major))
+        if feature_major:
+            return z.reshape(-1, z.size(-1)) if self.reduce == "concat" else z.mean(dim=0)
         return z.flatten(1) if self.reduce == "concat" else z.mean(dim=1)

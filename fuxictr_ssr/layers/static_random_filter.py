@@ -59,7 +59,8 @@ class StaticRandomFilter(nn.Module):
         index_rule: ``"torch"`` (:func:`draw_view_indices`) or ``"authors"``.
 
     Shape:
-        input ``[B, d_in]`` -> output ``[B, b, d_v]``.
+        input ``[B, d_in]`` -> output ``[B, b, d_v]``; ``feature_major=True``: ``[d_in, B]`` ->
+        ``[b, d_v, B]`` (the gather copies whole rows).
 
     Example:
         >>> f = StaticRandomFilter(input_dim=100, num_views=4, view_dim=32, seed=7)
@@ -77,7 +78,9 @@ class StaticRandomFilter(nn.Module):
         draw = draw_view_indices if index_rule == "torch" else draw_view_indices_authors
         self.register_buffer("indices", draw(input_dim, num_views, view_dim, seed))
 
-    def forward(self, x):
+    def forward(self, x, feature_major=False):
+        if feature_major:
+            return x.index_select(0, self.indices.view(-1)).view(self.num_views, self.view_dim, x.size(1))
         gathered = x.index_select(1, self.indices.view(-1))
         return gathered.view(x.size(0), self.num_views, self.view_dim)
 

@@ -18,7 +18,7 @@ class StraightThroughTopK(nn.Module):
         k: entries kept per view, ``1 <= k <= d_v``.
 
     Shape:
-        input ``[B, b, d_v]`` -> output ``[B, b, d_v]``.
+        input ``[B, b, d_v]`` -> output ``[B, b, d_v]``; ``feature_major=True``: ``[b, d_v, B]``.
 
     Example:
         >>> top = StraightThroughTopK(view_dim=4, k=2)
@@ -32,8 +32,9 @@ class StraightThroughTopK(nn.Module):
             raise ValueError(f"k must be in [1, {view_dim}], got {k}")
         self.k = k
 
-    def forward(self, u):
-        threshold = u.topk(self.k, dim=-1).values[..., -1:]
+    def forward(self, u, feature_major=False):
+        view_axis = 1 if feature_major else -1
+        threshold = u.topk(self.k, dim=view_axis).values.narrow(view_axis, self.k - 1, 1)
         kept = u * (u >= threshold)
         return u + (kept - u).detach()
 

@@ -22,7 +22,7 @@ class ResidualViewFusion(nn.Module):
         layer_norm_eps: epsilon of the LayerNorm.
 
     Shape:
-        input ``[B, b, d_v]`` -> output ``[B, b, d_v]``.
+        input ``[B, b, d_v]`` -> output ``[B, b, d_v]``; ``feature_major=True``: ``[b, d_v, B]``.
 
     Example:
         >>> fuse = ResidualViewFusion(num_views=4, view_dim=16, num_layers=2)
@@ -38,11 +38,21 @@ class ResidualViewFusion(nn.Module):
         self.norm_weight = nn.Parameter(torch.ones(num_views, view_dim))
         self.norm_bias = nn.Parameter(torch.zeros(num_views, view_dim))
 
-    def forward(self, h):
+    def forward(self, h, feature_major=False):
         v = h
         for dense in self.dense_layers:
-            v = F.gelu(dense(v))
+            v = F.gelu(dense(v, feature_major))
         if self.dense_layers:
             v = h + v
-        v = F.layer_norm(v, v.shape[-1:], eps=self.layer_norm_eps)
-        return torch.addcmul(self.norm_bias, v, self.norm_weight)
+        return view_layer_norm(v, self.norm_weight, self.norm_bias, self.layer_norm_eps, feature_major)
+
+
+def view_layer_norm(v, weight, bias, eps, feature_major=False):
+    """LayerNorm over each view's d_v entries with a per-view scale and shift ``[b, d_v]``: the
+    last axis of ``[B, b, d_v]``, or axis 1 of feature-major ``[b, d_v, B]`` (written out there,
+    since ``F.layer_norm`` normalises trailing axes only)."""
+    if not feature_major:
+        return torch.addcmul(bias, F.layer_norm(v, v.shape[-1:], eps=eps), weight)
+    centred = v - v.mean(dim=1, keepdim=True)
+    normed = centred * torch.rsqrt(centred.square().mean(dim=1, keepdim=True) + eps)
+    return torch.addcmul(bias.unsqueeze(-1), normed, weight.unsqueeze(-1))

@@ -24,7 +24,9 @@ class ViewwiseLinear(nn.Module):
         bias: add a per-view bias.
 
     Shape:
-        input ``[B, b, d_in]`` -> output ``[B, b, d_out]``.
+        input ``[B, b, d_in]`` -> output ``[B, b, d_out]``; with ``feature_major=True``
+        ``[b, d_in, B]`` -> ``[b, d_out, B]`` (``W_i^T h_i``: the batch is the matmul's contiguous
+        inner dimension, see :class:`MultiViewSSRLayer`).
         Parameters: ``weight [b, d_in, d_out]``, ``bias [b, d_out]``.
 
     Example:
@@ -45,7 +47,10 @@ class ViewwiseLinear(nn.Module):
         if self.bias is not None:
             nn.init.zeros_(self.bias)
 
-    def forward(self, x):
+    def forward(self, x, feature_major=False):
+        if feature_major:
+            weight = self.weight.transpose(1, 2)
+            return torch.bmm(weight, x) if self.bias is None else torch.baddbmm(self.bias.unsqueeze(-1), weight, x)
         x_view_major = x.transpose(0, 1)
         if self.bias is None:
             return torch.bmm(x_view_major, self.weight).transpose(0, 1)

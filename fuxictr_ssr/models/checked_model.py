@@ -12,6 +12,7 @@ from fuxictr.pytorch.models import BaseModel
 
 from ..config import LOGIT_LOSSES, is_number, require, require_positive_int, require_rate
 from ..optim import KerasAdam
+from .execution import PRECISIONS, apply_execution
 
 # Validation AUC gap between BatchNorm's running statistics (eval mode) and the validation batches'
 # own statistics above which the log warns; ``bn_check_threshold: null`` skips the check
@@ -76,6 +77,9 @@ class CheckedModel(BaseModel):
         epsilon = p.get("optimizer_epsilon")
         require(epsilon is None or (is_number(epsilon) and epsilon > 0), "optimizer_epsilon", "a number > 0 or null",
                 epsilon)
+        require(isinstance(p.get("compile", False), bool), "compile", "true or false", p.get("compile"))
+        require(p.get("precision", "fp32") in PRECISIONS, "precision", f"one of {', '.join(PRECISIONS)}",
+                p.get("precision"))
         cls.check_model_params(p)
 
     @classmethod
@@ -83,7 +87,7 @@ class CheckedModel(BaseModel):
         """Model-specific checks on the effective params ``p``."""
 
     def finish_building(self, learning_rate, optimizer, loss, bn_check_threshold=BN_CHECK_THRESHOLD,
-                        optimizer_epsilon=None, **unused):
+                        optimizer_epsilon=None, compile=False, precision="fp32", **unused):
         """FuxiCTR's closing steps of a model's ``__init__``: optimizer and loss, FuxiCTR's
         initialisation (xavier-normal Linear, then every ``init_weights``), device.
 
@@ -91,7 +95,8 @@ class CheckedModel(BaseModel):
         (eps 1e-7 unless ``optimizer_epsilon`` says otherwise), ``optimizer_epsilon`` sets the
         ``eps`` of a torch optimizer that has one, and ``loss: bce_with_logits`` is the exact
         binary cross-entropy of the model's logit (FuxiCTR's loss reads the probability, whose log
-        is clipped at -100: no gradient once |logit| > ~17)."""
+        is clipped at -100: no gradient once |logit| > ~17). ``compile`` and ``precision`` are
+        applied last (:mod:`fuxictr_ssr.models.execution`)."""
         self.bn_check_threshold = bn_check_threshold
         self.loss_from_logits = loss in LOGIT_LOSSES
         keras_adam = isinstance(optimizer, str) and optimizer.lower() == "keras_adam"
@@ -104,9 +109,12 @@ class CheckedModel(BaseModel):
             self.optimizer = type(self.optimizer)(self.parameters(), lr=learning_rate, eps=optimizer_epsilon)
         self.reset_parameters()
         self.model_to_device()
+        self.execution = (compile, precision)
+        apply_execution(self, compile, precision)
 
     def predictions(self, logit):
         """A forward's return: the probability FuxiCTR reads, and the logit the logit loss reads."""
+        logit = logit.float()  # fp32 probability and loss under any precision
         return {"y_pred": self.output_activation(logit), "logit": logit}
 
     def add_loss(self, return_dict, y_true):

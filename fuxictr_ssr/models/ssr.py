@@ -9,13 +9,14 @@ from fuxictr.pytorch.layers import FeatureEmbedding, MLP_Block
 from ..analysis.ics_activity import SurvivorMeter, alpha_summary, ics_layers
 from ..config import is_number, require, require_choice, require_int_list
 from ..layers import (EMBEDDING_NORMS, INDEX_RULES, SSR_BLOCKS, CompetitiveFilter, EmbeddingNorm, MultiViewSSRLayer,
-                      ViewwiseLinear)
+                      SSRStack, ViewwiseLinear)
 from ..layers.keras_init import glorot_normal_, glorot_uniform_
 from ..registry import register_model
 from .checked_model import CheckedModel, flattened_embedding_dim
 
 FILTER_TYPES = ("static", "ics", "topk", "dropout", "dense")
 WEIGHT_INITS = ("fuxictr", "authors")
+SSR_LAYOUTS = ("batch_major", "feature_major")
 
 
 @register_model
@@ -63,6 +64,9 @@ class SSR(CheckedModel):
         expanded_view_dims: d_v* per layer of the text block's ICS filter (default: view_dims).
         filter_index_rule: ``torch`` (one generator per layer from ``filter_seed``) |
             ``authors`` (per view ``numpy RandomState(layer * 1000 + view)``, layers from 1).
+        ssr_layout: ``batch_major`` (default) | ``feature_major``: the SSR layers run on
+            transposed activations ``[features, B]`` (see :class:`~fuxictr_ssr.layers.MultiViewSSRLayer`),
+            the same function and parameters; the fast layout under ``compile: true``.
         weight_init: ``fuxictr`` (FuxiCTR's: embeddings N(0, 1e-4), Xavier-normal dense layers)
             | ``authors`` (Keras defaults as the authors' code: embeddings U(+-0.05), each view's
             projections Glorot-normal [d_in, d_v], dense layers Glorot-uniform, zero biases).
@@ -75,7 +79,7 @@ class SSR(CheckedModel):
                  alpha_init=0.1, gamma_init=1.0, ics_gate=True, head_hidden_units=(),
                  net_dropout=0.0, filter_seed=None, layer_norm_eps=1e-5, ssr_block="gated",
                  expanded_view_dims=None, filter_index_rule="torch", weight_init="fuxictr",
-                 topk_fraction=0.1, ics_learn_gamma=True, filter_dropout=0.9,
+                 topk_fraction=0.1, ics_learn_gamma=True, filter_dropout=0.9, ssr_layout="batch_major",
                  embedding_regularizer=None, net_regularizer=None, **kwargs):
         self.check_params({**locals(), **kwargs})
         super().__init__(feature_map, model_id=model_id, gpu=gpu,
@@ -107,7 +111,7 @@ class SSR(CheckedModel):
                 filter_drop_rate=filter_dropout)
             layers.append(layer)
             input_dim = layer.output_dim
-        self.ssr_layers = nn.Sequential(*layers)
+        self.ssr_layers = SSRStack(layers, feature_major=ssr_layout == "feature_major")
         self.head = MLP_Block(input_dim=input_dim, output_dim=1,
                               hidden_units=list(head_hidden_units), hidden_activations="ReLU",
                               dropout_rates=net_dropout)
@@ -143,6 +147,7 @@ class SSR(CheckedModel):
         require_choice(p, "ssr_block", SSR_BLOCKS)
         require_choice(p, "filter_index_rule", INDEX_RULES)
         require_choice(p, "weight_init", WEIGHT_INITS)
+        require_choice(p, "ssr_layout", SSR_LAYOUTS)
         require(is_number(p["topk_fraction"]) and 0 < p["topk_fraction"] <= 1, "topk_fraction", "a number in (0, 1]",
                 p["topk_fraction"])
         require(is_number(p["filter_dropout"]) and 0 <= p["filter_dropout"] < 1, "filter_dropout",
