@@ -7,6 +7,11 @@ zeros after ICS per layer (validation split, best checkpoint; rows from before t
 it show "-") and whether ours agrees with the paper in sign.
 
     python benchmarks/paper_table.py results/paper_experiments/Frappe_x1/results.csv
+
+Several results files may be given: a run (expid, seed) found in more than one is one run, its
+AUC from the first file that has it and its zeros from the first that recorded them (a rerun made
+only to record the zeros); a rerun whose test AUC differs from the first by more than 1e-6 is
+listed under the table.
 """
 import argparse
 import csv
@@ -43,14 +48,28 @@ def stem(expid):
     return None
 
 
-def read_rows(path):
-    with open(path, newline="") as handle:
-        rows = list(csv.DictReader(handle))
+def read_rows(paths):
+    """``({stem: [run, ...]}, notes)`` over the results files; see the module docstring."""
+    runs, notes = {}, []
+    for path in paths:
+        with open(path, newline="") as handle:
+            for row in csv.DictReader(handle):
+                if stem(row["expid"]) is None:
+                    continue
+                key = row["expid"], row["seed"]
+                if key not in runs:
+                    runs[key] = dict(row)
+                    continue
+                first = runs[key]
+                if abs(float(first["test_AUC"]) - float(row["test_AUC"])) > 1e-6:
+                    notes.append(f"{key[0]} seed {key[1]}: test AUC {float(first['test_AUC']):.6f}, "
+                                 f"rerun in {path}: {float(row['test_AUC']):.6f}")
+                if not first.get("ics_zeros") and row.get("ics_zeros"):
+                    first["ics_zeros"] = row["ics_zeros"]
     by_stem = {}
-    for row in rows:
-        if stem(row["expid"]) is not None:
-            by_stem.setdefault(stem(row["expid"]), []).append(row)
-    return by_stem
+    for (expid, _), row in runs.items():
+        by_stem.setdefault(stem(expid), []).append(row)
+    return by_stem, notes
 
 
 def zeros_text(runs):
@@ -104,15 +123,17 @@ def table(by_stem):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("results", help="results.csv of a paper_experiments bench")
+    parser.add_argument("results", nargs="+", help="results.csv of a paper_experiments bench (or several)")
     args = parser.parse_args(argv)
     try:
-        by_stem = read_rows(args.results)
+        by_stem, notes = read_rows(args.results)
     except OSError as error:
-        raise SystemExit(f"error: cannot read {args.results}: {error.strerror}")
+        raise SystemExit(f"error: cannot read {error.filename}: {error.strerror}")
     except KeyError as error:
-        raise SystemExit(f"error: {args.results}: no column {error} (expected a bench results.csv)")
+        raise SystemExit(f"error: {' '.join(args.results)}: no column {error} (expected a bench results.csv)")
     print(table(by_stem))
+    if notes:
+        print("\nReruns that did not reproduce their first run's test AUC:\n\n" + "\n".join(f"- {n}" for n in notes))
 
 
 if __name__ == "__main__":

@@ -247,9 +247,24 @@ def parse_args(argv):
     return args
 
 
+def allow_many_compiled_models():
+    """Every compiled model here shares its modules' ``forward`` code with the others, and dynamo
+    keeps at most ``recompile_limit`` graphs per code object before it falls back to eager; one
+    training process holds one model, this one holds them all. Raise the limit, and make a fallback
+    an error rather than a compiled row timed eager."""
+    import torch._dynamo.config as dynamo
+    for name in ("recompile_limit", "cache_size_limit"):  # the name before torch 2.6
+        if hasattr(dynamo, name):
+            setattr(dynamo, name, 256)
+            break
+    if hasattr(dynamo, "fail_on_recompile_limit_hit"):
+        dynamo.fail_on_recompile_limit_hit = True
+
+
 def main(argv=None):
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
+    allow_many_compiled_models()
     device = torch.device(args.device)
     targets = [int(float(t)) for t in args.targets.split(",")]
 

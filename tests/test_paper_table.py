@@ -40,3 +40,21 @@ def test_results_without_full_ssr_d_or_columns_are_named(tmp_path):
     path.write_text("name,value\nx,1\n")
     done = subprocess.run([sys.executable, SCRIPT, str(path)], capture_output=True, text=True, timeout=60)
     assert done.returncode != 0 and "no column 'expid'" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_rerun_adds_its_zeros_to_the_same_run_and_a_changed_auc_is_listed(tmp_path):
+    first, rerun = tmp_path / "first.csv", tmp_path / "rerun.csv"
+    write_results(first, [{"expid": "SSR_D_full_x", "seed": s, "test_AUC": a, "ics_zeros": ""}
+                          for s, a in ((1, 0.9840), (2, 0.9842))]
+                  + [{"expid": "SSR_D_T1_x", "seed": 1, "test_AUC": 0.9830, "ics_zeros": ""}])
+    write_results(rerun, [{"expid": "SSR_D_full_x", "seed": 1, "test_AUC": 0.9840, "ics_zeros": "0.6/0.8"},
+                          {"expid": "SSR_D_T1_x", "seed": 1, "test_AUC": 0.9835, "ics_zeros": "0.5/0.7"}])
+    done = subprocess.run([sys.executable, SCRIPT, str(first), str(rerun)], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    lines = {line.split(" | ")[0].lstrip("| "): line for line in done.stdout.splitlines()}
+    # two seeds of full SSR-D, not three: the rerun is the same run
+    assert "| 0.984100 ± 0.000141, 2 | - | 60% / 80% (1 seeds) |" in lines["full SSR-D (SSR_D_paper: T=5, alpha0 0.1)"]
+    assert "| 0.983000, 1 | -0.001100 | 50% / 70% (1 seeds) |" in lines["Table 5: T=1"]
+    assert f"- SSR_D_T1_x seed 1: test AUC 0.983000, rerun in {rerun}: 0.983500" in done.stdout
+    assert "SSR_D_full_x seed 1: test AUC" not in done.stdout
