@@ -183,8 +183,11 @@ def build_layer(case, input_dim=48, views=4, view_dim=12):
     return layer
 
 
-@pytest.mark.parametrize("case", LAYER_CASES,
-                         ids=lambda c: f"{c['filter_type']}-{c['reduce']}-k{c['fusion_layers']}-{c.get('block', 'gated')}")
+def case_id(case):
+    return f"{case['filter_type']}-{case['reduce']}-k{case['fusion_layers']}-{case.get('block', 'gated')}"
+
+
+@pytest.mark.parametrize("case", LAYER_CASES, ids=case_id)
 def test_ssr_layer_matches_per_view_reference(case):
     layer = build_layer(case)
     x = torch.randn(10, 48, requires_grad=True)
@@ -238,8 +241,7 @@ def test_straight_through_top_k_keeps_k_and_passes_every_gradient():
         StraightThroughTopK(view_dim=4, k=5)
 
 
-@pytest.mark.parametrize("case", LAYER_CASES,
-                         ids=lambda c: f"{c['filter_type']}-{c['reduce']}-k{c['fusion_layers']}-{c.get('block', 'gated')}")
+@pytest.mark.parametrize("case", LAYER_CASES, ids=case_id)
 def test_the_feature_major_layout_is_the_same_function(case):
     layer = build_layer(case)
     x = torch.randn(10, 48, requires_grad=True)
