@@ -6,6 +6,7 @@ that every config error surfaces before anything slow; then log, seed, preproces
 BaseModel's BARS protocol (monitor, lr x0.1 on plateau, early stop, best checkpoint reloaded),
 evaluate valid and test, and append one result line to ``<config folder name>.csv``.
 """
+import contextlib
 import gc
 import logging
 import os
@@ -26,7 +27,7 @@ from .data.dataset import check_dataset, check_evaluable_splits, check_raw_data,
 from .models.checked_model import count_parameters
 from .models.execution import execution_label
 from .registry import constructor_keys, get_model_class
-from .safe_files import append_line, check_output_path
+from .safe_files import append_line, check_output_path, claimed
 
 
 class EpochLines(logging.Handler):
@@ -110,13 +111,16 @@ def check_gpu(gpu):
 
 
 def record_best_epoch(model):
-    """Track the epoch of the checkpoint BaseModel keeps (it saves whenever validation improves)."""
+    """Track the epoch of the checkpoint BaseModel keeps (it saves whenever validation improves),
+    and save it through a temporary file and a rename, so that a kill during a save leaves the
+    previous best checkpoint whole rather than a torn file that the final reload cannot read."""
     best = {"epoch": None}
     save_weights = model.save_weights
 
     def save_and_record(checkpoint):
         best["epoch"] = model._epoch_index + 1
-        save_weights(checkpoint)
+        save_weights(checkpoint + ".tmp")
+        os.replace(checkpoint + ".tmp", checkpoint)
 
     model.save_weights = save_and_record
     return best
@@ -184,6 +188,16 @@ def run_experiment(config_dir, expid, gpu=-1, overrides=None, result_csv=None, d
         if threads < 1:
             raise ValueError(f"--threads: expected a positive integer, got {threads}")
         torch.set_num_threads(threads)
+    # Two runs of one expid under one model_root would write one checkpoint and log; the second is
+    # refused before it starts (under torchrun rank 0 alone writes, so it alone claims)
+    lock = os.path.join(params["model_root"], params["dataset_id"], params["model_id"] + ".lock")
+    writes = os.environ.get("RANK", "0") == "0"
+    with claimed(lock, f"model_root {params['model_root']!r}, expid {expid!r} (its checkpoint and log)") if writes \
+            else contextlib.nullcontext():
+        return _run_processes(params, model_class, config_dir, expid, gpu, result_csv)
+
+
+def _run_processes(params, model_class, config_dir, expid, gpu, result_csv):
     processes = distributed.launched_world_size()
     if processes == 1:
         return _train_and_evaluate(params, model_class, config_dir, expid, result_csv)

@@ -48,6 +48,26 @@ def exclusive(folder, name=".build.lock"):
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+@contextlib.contextmanager
+def claimed(path, what):
+    """Hold an exclusive lock on the file ``path`` for the ``with`` block, or raise ``ValueError``
+    naming ``what`` at once if another process holds it (no waiting: the caller has not started
+    any long work yet, and the other process may run for hours)."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "a") as handle:
+        if fcntl is not None:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise ValueError(f"{what} is in use by another running process (lock {path!r}); "
+                                 "wait for it to finish or choose another location") from None
+        try:
+            yield
+        finally:
+            if fcntl is not None:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def write_json(path, content):
     """Write ``content`` as JSON through a temporary file and a rename: readers see all or nothing."""
     temporary = path + ".tmp"

@@ -375,17 +375,30 @@ def test_two_runs_sharing_a_data_folder_build_its_store_once(tmp_path):
     from fuxictr_ssr.safe_files import exclusive
     from helpers import generated_experiment
     spec = SyntheticSpec(num_rows=200_000, num_fields=6, num_informative=3, num_interactions=1, vocab_size=30, seed=3)
-    config_dir = generated_experiment(tmp_path, {"DNN_gen": {"model": "DNN", "hidden_units": [8]}}, spec=spec,
-                                      base={"epochs": 1, "batch_size": 4096})
-    args = CLI + ["run", "--config", config_dir, "--expid", "DNN_gen"]
+    config_dir = generated_experiment(tmp_path, {expid: {"model": "DNN", "hidden_units": [8]} for expid in ("A", "B")},
+                                      spec=spec, base={"epochs": 1, "batch_size": 4096})
     # Both start while the folder is locked, so neither can have built before the other looks
     with exclusive(str(tmp_path / "data" / "gen")):
-        processes = [subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-                     for _ in range(2)]
+        processes = [subprocess.Popen(CLI + ["run", "--config", config_dir, "--expid", expid], cwd=tmp_path,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                     for expid in ("A", "B")]
         time.sleep(8)
     errors = [process.communicate(timeout=600)[1] for process in processes]
     assert [process.returncode for process in processes] == [0, 0], errors[0][-2000:] + errors[1][-2000:]
     assert sum(len(re.findall(r"Stored \d+ rows in .*train\.h5", text)) for text in errors) == 1
+
+
+def test_a_second_run_of_an_expid_in_progress_is_refused_before_it_starts(zoo):
+    from fuxictr_ssr.safe_files import claimed
+    run_files = zoo / "checkpoints" / "tiny_synthetic"
+    with claimed(str(run_files / "SSR_test.lock"), "the test's hold"):
+        refused = run(zoo, "run", "--expid", "SSR_test")
+    assert_named_error(refused, "expid 'SSR_test' (its checkpoint and log) is in use by another running process",
+                       "SSR_test.lock")
+    assert not (run_files / "SSR_test.log").exists()  # refused before any work
+    done = run(zoo, "run", "--expid", "SSR_test")  # the lock went with its holder
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (run_files / "SSR_test.model").exists() and not list(run_files.glob("*.tmp"))
 
 
 def test_an_ssr_s_view_wider_than_its_input_is_a_warning(zoo):
