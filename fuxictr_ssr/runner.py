@@ -111,16 +111,13 @@ def check_gpu(gpu):
 
 
 def record_best_epoch(model):
-    """Track the epoch of the checkpoint BaseModel keeps (it saves whenever validation improves),
-    and save it through a temporary file and a rename, so that a kill during a save leaves the
-    previous best checkpoint whole rather than a torn file that the final reload cannot read."""
+    """Track the epoch of the checkpoint BaseModel keeps (it saves whenever validation improves)."""
     best = {"epoch": None}
     save_weights = model.save_weights
 
     def save_and_record(checkpoint):
         best["epoch"] = model._epoch_index + 1
-        save_weights(checkpoint + ".tmp")
-        os.replace(checkpoint + ".tmp", checkpoint)
+        save_weights(checkpoint)
 
     model.save_weights = save_and_record
     return best
@@ -189,11 +186,11 @@ def run_experiment(config_dir, expid, gpu=-1, overrides=None, result_csv=None, d
             raise ValueError(f"--threads: expected a positive integer, got {threads}")
         torch.set_num_threads(threads)
     # Two runs of one expid under one model_root would write one checkpoint and log; the second is
-    # refused before it starts (under torchrun rank 0 alone writes, so it alone claims)
-    lock = os.path.join(params["model_root"], params["dataset_id"], params["model_id"] + ".lock")
+    # refused before it starts. The log is the lock (no extra file); under torchrun rank 0 alone
+    # writes, so it alone claims.
     writes = os.environ.get("RANK", "0") == "0"
-    with claimed(lock, f"model_root {params['model_root']!r}, expid {expid!r} (its checkpoint and log)") if writes \
-            else contextlib.nullcontext():
+    with claimed(log_path(params), f"model_root {params['model_root']!r}, expid {expid!r} (its checkpoint and log)") \
+            if writes else contextlib.nullcontext():
         return _run_processes(params, model_class, config_dir, expid, gpu, result_csv)
 
 

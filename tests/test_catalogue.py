@@ -391,14 +391,14 @@ def test_two_runs_sharing_a_data_folder_build_its_store_once(tmp_path):
 def test_a_second_run_of_an_expid_in_progress_is_refused_before_it_starts(zoo):
     from fuxictr_ssr.safe_files import claimed
     run_files = zoo / "checkpoints" / "tiny_synthetic"
-    with claimed(str(run_files / "SSR_test.lock"), "the test's hold"):
+    with claimed(str(run_files / "SSR_test.log"), "the test's hold"):  # what a run in progress holds
         refused = run(zoo, "run", "--expid", "SSR_test")
     assert_named_error(refused, "expid 'SSR_test' (its checkpoint and log) is in use by another running process",
-                       "SSR_test.lock")
-    assert not (run_files / "SSR_test.log").exists()  # refused before any work
+                       "SSR_test.log")
+    assert (run_files / "SSR_test.log").read_text() == ""  # refused before any work
     done = run(zoo, "run", "--expid", "SSR_test")  # the lock went with its holder
     assert done.returncode == 0, done.stderr[-2000:]
-    assert (run_files / "SSR_test.model").exists() and not list(run_files.glob("*.tmp"))
+    assert sorted(os.listdir(run_files)) == ["SSR_test.log", "SSR_test.model"]  # no lock or temporary left
 
 
 def test_an_ssr_s_view_wider_than_its_input_is_a_warning(zoo):

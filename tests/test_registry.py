@@ -155,3 +155,27 @@ def test_every_option_of_every_command_says_what_it_does():
 def test_version_names_the_plugin_and_fuxictr():
     done = subprocess.run([sys.executable, "-m", "fuxictr_ssr", "--version"], capture_output=True, text=True)
     assert done.returncode == 0 and re.fullmatch(r"fuxictr-ssr \S+ \(fuxictr \S+\)\n", done.stdout)
+
+
+def test_a_save_that_dies_midway_leaves_the_previous_checkpoint_whole(tmp_path, monkeypatch):
+    model = create_model({"model": "DNN", "embedding_dim": 4, "hidden_units": [8], "model_root": str(tmp_path)},
+                         categorical_feature_map(num_fields=6, vocab_size=9))
+    checkpoint = str(tmp_path / "DNN.model")
+    model.save_weights(checkpoint)
+    saved = {k: v.clone() for k, v in model.state_dict().items()}
+
+    def torn_save(state, path):  # writes part of a file, then the process is "killed"
+        with open(path, "wb") as handle:
+            handle.write(b"PK\x03\x04 half a checkpoint")
+        raise KeyboardInterrupt
+
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.add_(1.0)
+    monkeypatch.setattr(torch, "save", torn_save)
+    with pytest.raises(KeyboardInterrupt):
+        model.save_weights(checkpoint)
+    monkeypatch.undo()
+    model.load_weights(checkpoint)
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, saved[key]), key

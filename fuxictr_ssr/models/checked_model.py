@@ -2,6 +2,7 @@
 check of BatchNorm's running statistics at every validation."""
 import inspect
 import logging
+import os
 
 import numpy as np
 import torch
@@ -149,6 +150,12 @@ class CheckedModel(BaseModel):
         self.check_batch_norm(logs)
         self.checkpoint_and_earlystop(logs)
         self.train()
+
+    def save_weights(self, checkpoint):
+        """BaseModel's save, through a temporary file and a rename: a kill during a save leaves the
+        previous best checkpoint whole, not a torn file that the final reload cannot read."""
+        super().save_weights(checkpoint + ".tmp")
+        os.replace(checkpoint + ".tmp", checkpoint)
 
     def validate(self):
         """The monitored metrics on the validation split (eval mode), as BaseModel computes them."""
