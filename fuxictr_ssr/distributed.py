@@ -35,6 +35,11 @@ def launched_world_size():
     return int(os.environ.get("WORLD_SIZE", "1"))
 
 
+def launched_rank():
+    """This process's rank as torchrun set it (0 outside torchrun), before the group is joined."""
+    return int(os.environ.get("RANK", "0"))
+
+
 def rank():
     return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
 

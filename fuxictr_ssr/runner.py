@@ -188,9 +188,9 @@ def run_experiment(config_dir, expid, gpu=-1, overrides=None, result_csv=None, d
     # Two runs of one expid under one model_root would write one checkpoint and log; the second is
     # refused before it starts. The log is the lock (no extra file); under torchrun rank 0 alone
     # writes, so it alone claims.
-    writes = os.environ.get("RANK", "0") == "0"
-    with claimed(log_path(params), f"model_root {params['model_root']!r}, expid {expid!r} (its checkpoint and log)") \
-            if writes else contextlib.nullcontext():
+    run_files = f"model_root {params['model_root']!r}, expid {expid!r} (its checkpoint and log)"
+    lock = claimed(log_path(params), run_files) if distributed.launched_rank() == 0 else contextlib.nullcontext()
+    with lock:
         return _run_processes(params, model_class, config_dir, expid, gpu, result_csv)
 
 

@@ -34,18 +34,24 @@ def append_line(path, line):
 
 
 @contextlib.contextmanager
-def exclusive(folder, name=".build.lock"):
-    """Hold an exclusive lock on ``folder/name`` (made if missing) for the ``with`` block, so that
-    processes sharing one data folder (two benchmark streams, DDP ranks) build it one at a time."""
-    os.makedirs(folder, exist_ok=True)
-    with open(os.path.join(folder, name), "a") as handle:
+def _locked(path, wait):
+    """Hold an exclusive ``flock`` on the file ``path`` (made if missing) for the ``with`` block;
+    with ``wait=False`` a lock held elsewhere raises ``BlockingIOError`` at once."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "a") as handle:
         if fcntl is not None:
-            fcntl.flock(handle, fcntl.LOCK_EX)
+            fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
         try:
             yield
         finally:
             if fcntl is not None:
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def exclusive(folder, name=".build.lock"):
+    """Hold an exclusive lock on ``folder/name`` for the ``with`` block, so that processes sharing
+    one data folder (two benchmark streams, DDP ranks) build it one at a time."""
+    return _locked(os.path.join(folder, name), wait=True)
 
 
 @contextlib.contextmanager
@@ -53,19 +59,13 @@ def claimed(path, what):
     """Hold an exclusive lock on the file ``path`` for the ``with`` block, or raise ``ValueError``
     naming ``what`` at once if another process holds it (no waiting: the caller has not started
     any long work yet, and the other process may run for hours)."""
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, "a") as handle:
-        if fcntl is not None:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise ValueError(f"{what} is in use by another running process (lock {path!r}); "
-                                 "wait for it to finish or choose another location") from None
+    with contextlib.ExitStack() as stack:
         try:
-            yield
-        finally:
-            if fcntl is not None:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+            stack.enter_context(_locked(path, wait=False))
+        except BlockingIOError:
+            raise ValueError(f"{what} is in use by another running process (lock {path!r}); "
+                             "wait for it to finish or choose another location") from None
+        yield
 
 
 def write_json(path, content):
