@@ -13,6 +13,8 @@ import sys
 
 import yaml
 
+from .presets import expand_preset
+
 REQUIRED_KEYS = ("model", "dataset_id")
 RAW_DATA_FORMATS = ("csv", "parquet")
 DATA_FORMATS = RAW_DATA_FORMATS + ("npz", "h5")
@@ -130,7 +132,8 @@ def load_params(config_dir, expid):
 
 
 def load_experiment(config_dir, expid):
-    """``Base`` merged with the experiment block (``model_id`` set; the dataset block not merged)."""
+    """``Base`` merged with the experiment block, its ``preset`` expanded (:mod:`fuxictr_ssr.presets`;
+    ``model_id`` set; the dataset block not merged)."""
     if not os.path.isdir(config_dir):
         raise ValueError(f"--config: config folder {config_dir!r} does not exist")
     model_files = config_files(config_dir, "model_config")
@@ -153,8 +156,7 @@ def load_experiment(config_dir, expid):
     if experiment is None:
         raise ValueError(f"--expid: experiment {expid!r} not found in {config_dir!r}; "
                          f"available: {', '.join(sorted(known_ids)) or '(none)'}")
-    params = dict(base)
-    params.update(experiment)
+    params = expand_preset({**base, **experiment})
     params["model_id"] = expid
     for key in REQUIRED_KEYS:
         if not params.get(key):
@@ -162,7 +164,10 @@ def load_experiment(config_dir, expid):
     return params
 
 
-def load_dataset_block(config_dir, dataset_id):
+def load_dataset_block(config_dir, dataset_id, _seen=()):
+    """The block ``dataset_id`` of the folder's dataset config. A block with ``from: FOLDER`` (a
+    path relative to the file's folder) takes that folder's block of the same id, its own other
+    keys winning, so a study folder refers to its benchmark's dataset instead of copying it."""
     dataset_files = config_files(config_dir, "dataset_config")
     if not dataset_files:
         raise ValueError(f"dataset_id: no dataset_config.yaml (or dataset_config/*.yaml) in {config_dir!r}")
@@ -173,10 +178,22 @@ def load_dataset_block(config_dir, dataset_id):
             block = blocks[dataset_id] or {}
             if not isinstance(block, dict):
                 raise ValueError(f"{path}: dataset {dataset_id!r}: expected a mapping of keys, got {type(block).__name__}")
+            if "from" in block:
+                return _referred_block(path, dataset_id, block, _seen)
             return dict(block, dataset_id=dataset_id)
         known += list(blocks)
     raise ValueError(f"dataset_id: {dataset_id!r} not found in the dataset config of {config_dir!r}; "
                      f"available: {', '.join(sorted(known)) or '(none)'}")
+
+
+def _referred_block(path, dataset_id, block, seen):
+    source = os.path.normpath(os.path.join(os.path.dirname(path), str(block["from"])))
+    if not os.path.isdir(source) or source in seen:
+        problem = "refers back to itself" if source in seen else "is not a folder"
+        raise ValueError(f"{path}: dataset {dataset_id!r}: from: {block['from']!r} {problem} (expected a config "
+                         "folder, relative to this file's folder, whose dataset config has this dataset id)")
+    referred = load_dataset_block(source, dataset_id, seen + (source,))
+    return {**referred, **{key: value for key, value in block.items() if key != "from"}}
 
 
 def check_data_params(params):

@@ -14,6 +14,8 @@ import os
 import sys
 from importlib.metadata import entry_points
 
+from .presets import expand_preset
+
 ENTRY_POINT_GROUP = "fuxictr.models"
 _REGISTRY = {}
 
@@ -82,6 +84,7 @@ def create_model(params, feature_map=None):
             non-embedding parameters.
     """
     from .config import DEFAULT_PARAMS
+    params = expand_preset(params)  # before the defaults, which would otherwise win over it
     if feature_map is None:
         from .data.dataset import feature_map_from_config
         feature_map = feature_map_from_config(params)

@@ -103,3 +103,22 @@ def test_cli_reports_config_error_with_exit_code_2(config_dir, capsys):
     from fuxictr_ssr.cli import main
     assert main(["run", "--config", config_dir, "--expid", "SSR_missing"]) == 2
     assert "--expid: experiment 'SSR_missing' not found" in capsys.readouterr().err
+
+
+def test_a_dataset_block_refers_to_another_folders_block(tmp_path):
+    from fuxictr_ssr.config import load_dataset_block
+    study = tmp_path / "study"
+    study.mkdir()
+    (study / "dataset_config.yaml").write_text(f"tiny_synthetic:\n    from: {os.path.relpath(ZOO_CONFIG, study)}\n"
+                                               "    min_categr_count: 3\n")
+    block = load_dataset_block(str(study), "tiny_synthetic")
+    original = load_dataset_block(ZOO_CONFIG, "tiny_synthetic")
+    assert block == {**original, "min_categr_count": 3} and original.get("min_categr_count") != 3
+
+
+@pytest.mark.parametrize("target, problem", [("nowhere", "is not a folder"), (".", "refers back to itself")])
+def test_a_bad_dataset_reference_is_named(tmp_path, target, problem):
+    from fuxictr_ssr.config import load_dataset_block
+    (tmp_path / "dataset_config.yaml").write_text(f"gen:\n    from: {target}\n")
+    with pytest.raises(ValueError, match=f"dataset 'gen': from: '{re.escape(target)}' {problem}"):
+        load_dataset_block(str(tmp_path), "gen")

@@ -6,7 +6,7 @@ import pytest
 
 from fuxictr_ssr.config import load_params
 from fuxictr_ssr.models.checked_model import count_parameters
-from fuxictr_ssr.registry import create_model
+from fuxictr_ssr.registry import create_model, get_model_class
 from helpers import categorical_feature_map
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -73,3 +73,26 @@ def test_model_zoo_presets_equal_the_benchmark_ones(name):
     for short in ("criteo", "avazu", "frappe", "movielens", "kkbox"):
         params = load_params(ZOO, f"{name}_{short}")
         assert {k: params.get(k) for k in PRESET_KEYS} == {k: reference.get(k) for k in PRESET_KEYS}, short
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_fuxictr_own_config_loader_gets_the_same_model_from_the_preset_key(name):
+    """FuxiCTR's run_expid.py hands Base + the block (``preset`` unexpanded) to the constructor."""
+    from fuxictr.utils import load_config
+    folder = os.path.join(REPO_ROOT, "benchmark_configs", "Frappe_x1")
+    expid = f"{name}_frappe_x1"
+    theirs = load_config(folder, expid)
+    assert theirs["preset"] == name
+    feature_map = categorical_feature_map(10, 30)
+    ours = create_model(load_params(folder, expid), feature_map)
+    stock = get_model_class("SSR")(feature_map, **{**theirs, "gpu": -1})
+    assert {k: v.shape for k, v in stock.state_dict().items()} == {k: v.shape for k, v in ours.state_dict().items()}
+    assert type(stock.optimizer) is type(ours.optimizer)
+    norms = [(m.embedding_norm.kind, m.embedding_norm.norm.eps, m.embedding_norm.norm.momentum) for m in (stock, ours)]
+    assert norms[0] == norms[1] and norms[0][1:] == (1e-3, 0.01)
+
+
+def test_an_unknown_preset_is_named():
+    with pytest.raises(ValueError, match="preset: expected one of SSR_D_paper, .*got 'SSR_X'"):
+        create_model({"model": "SSR", "preset": "SSR_X", "dataset_id": "x", "label_col": {"name": "label"},
+                      "feature_cols": [{"name": ["a", "b"], "type": "categorical"}]})

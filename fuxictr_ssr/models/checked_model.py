@@ -1,5 +1,6 @@
 """The base class of every model here: FuxiCTR's ``BaseModel`` with its config checked first, and a
 check of BatchNorm's running statistics at every validation."""
+import functools
 import inspect
 import logging
 import os
@@ -13,6 +14,7 @@ from fuxictr.pytorch.models import BaseModel
 
 from ..config import LOGIT_LOSSES, is_number, require, require_positive_int, require_rate
 from ..optim import KerasAdam
+from ..presets import expand_preset
 from .execution import PRECISIONS, apply_execution
 
 # Validation AUC gap between BatchNorm's running statistics (eval mode) and the validation batches'
@@ -65,6 +67,19 @@ class CheckedModel(BaseModel):
     that eval mode uses do not describe the model being trained, so the checkpoint, early-stopping
     and learning-rate decisions act on another model. The second pass changes no state.
     """
+
+    def __init_subclass__(cls, **kwargs):
+        """Every model expands a ``preset`` key first (explicit keys win), so FuxiCTR's own
+        ``run_expid.py``, which hands the config to the constructor as it is, builds the same model."""
+        super().__init_subclass__(**kwargs)
+        if "__init__" in vars(cls):
+            init = cls.__init__
+
+            @functools.wraps(init)
+            def init_with_preset(self, *args, **params):
+                init(self, *args, **expand_preset(params))
+
+            cls.__init__ = init_with_preset
 
     @classmethod
     def check_params(cls, params):
