@@ -23,7 +23,7 @@ CHECK = re.compile(r"BatchNorm check: validation AUC ([0-9.]+) with running stat
 def read_checks(results_dir):
     """``{(expid, seed): [(eval AUC, batch AUC), ...]}`` in validation order, for the finished runs
     (those with a row in ``results.csv``; a log of a run still training is left out)."""
-    from fuxictr_ssr.bench import read_results
+    from fuxictr_ssr.records import read_results
     finished = {(r["expid"], int(r["seed"])) for r in read_results(os.path.join(results_dir, "results.csv"))}
     checks = {}
     for path in sorted(glob.glob(os.path.join(results_dir, "checkpoints", "seed_*", "*", "*.log"))):
@@ -50,7 +50,7 @@ def validation_table(checks, first=4):
 
 
 def runs_table(results_dir):
-    from fuxictr_ssr.bench import read_results
+    from fuxictr_ssr.records import read_results
     rows = read_results(os.path.join(results_dir, "results.csv"))
     lines = ["| expid | seed | best epoch | epochs run | valid AUC | test AUC | test logloss |",
              "|---|---|---|---|---|---|---|"]
@@ -67,7 +67,7 @@ def main(argv=None):
     parser.add_argument("--first", type=int, default=4, help="validations per experiment in the table (default 4)")
     parser.add_argument("--out", help="also append the report to this markdown file")
     args = parser.parse_args(argv)
-    from fuxictr_ssr.bench import publish_report
+    from fuxictr_ssr.records import publish_report
     checks = read_checks(args.results)
     if not checks:
         parser.error(f"--results: no 'BatchNorm check' lines in the run logs under {args.results!r}/checkpoints")

@@ -35,12 +35,11 @@ def rss_mb(field):
 
 
 def dnn_params(args, data_format, store):
-    from fuxictr_ssr.bench import list_expids
-    from fuxictr_ssr.runner import resolve_params
+    from fuxictr_ssr.experiment import Experiment, list_expids
     expid = next(e for e in list_expids(args.config) if e.startswith("DNN_") and "_wide" not in e and "_deep" not in e)
-    params, model_class = resolve_params(args.config, expid, overrides={"data_format": data_format,
-                                                                        "log_to_console": False},
-                                         data_root=args.data_root)
+    experiment = Experiment.load(args.config, expid, overrides={"data_format": data_format, "log_to_console": False},
+                                 data_root=args.data_root)
+    params, model_class = experiment.params, experiment.model_class
     params["data_root"] = os.path.join(args.work, store)
     params["model_root"] = os.path.join(args.work, "checkpoints")
     return params, model_class
@@ -53,7 +52,7 @@ def ray_started():
 
 def step_build(args, store):
     from fuxictr_ssr.data.dataset import prepare_data
-    from fuxictr_ssr.runner import setup_logging
+    from fuxictr_ssr.run_log import setup_logging
     params, _ = dnn_params(args, "h5" if store == "h5" else "csv", store)
     setup_logging(params)
     start = time.perf_counter()
@@ -144,7 +143,7 @@ def child(args, step, name):
 
 def machine():
     import torch
-    from fuxictr_ssr.bench import cpu_name
+    from fuxictr_ssr.records import cpu_name
     return f"{cpu_name()}; {os.cpu_count()} cores; torch {torch.__version__}; Python {platform.python_version()}"
 
 
@@ -186,7 +185,7 @@ def main(argv=None):
     args.argv = sys.argv[1:] if argv is None else argv
     args.work = args.work or tempfile.mkdtemp(prefix="fuxictr_ssr_data_path_")
     from fuxictr_ssr.config import load_params
-    from fuxictr_ssr.bench import list_expids
+    from fuxictr_ssr.experiment import list_expids
     args.dataset_id = load_params(args.config, list_expids(args.config)[0])["dataset_id"]
     if args.child:
         step, name = args.child
@@ -201,7 +200,7 @@ def main(argv=None):
         write_npz(args)
         loads = {name: child(args, "load", name) for name in LOADERS}
         trains = {name: child(args, "train", name) for name in LOADERS}
-    from fuxictr_ssr.bench import publish_report
+    from fuxictr_ssr.records import publish_report
     publish_report(report(args, builds, loads, trains), args.out)
 
 

@@ -63,7 +63,7 @@ def main(argv=None):
         config = write_config(args.config, args.expid, args.epochs, os.path.join(scratch, "config"))
         results = {n: run(args, config, n, scratch) for n in counts}
     import torch
-    from fuxictr_ssr.bench import cpu_name, publish_report
+    from fuxictr_ssr.records import cpu_name, publish_report
     gpu = torch.cuda.get_device_name(0) if args.gpu >= 0 else "none"
     reference = results[counts[0]]["samples_per_s"]
     lines = [f"## {args.expid}: {args.epochs} epochs, global batch as configured", "",

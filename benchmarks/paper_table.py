@@ -18,26 +18,8 @@ import csv
 import sys
 
 import numpy as np
-from scipy import stats
 
-# The paper's numbers (arXiv 2604.08011; Table 4: AUC change x 1e-2 against full SSR-D on Avazu;
-# Table 5: share of zeros after ICS and AUC on Avazu). Full SSR-D: AUC 0.7835, 91.0% zeros.
-FULL_AUC = 0.7835
-PAPER = {  # experiment stem -> (label, paper AUC change, paper share of zeros or None)
-    "full": ("full SSR-D (SSR_D_paper: T=5, alpha0 0.1)", 0.0, 0.910),
-    "no_filter": ("Table 4: no sparse filter", -0.0050, None),
-    "one_view": ("Table 4: one view (b=1)", -0.0022, None),
-    "static": ("Table 4: static filter instead of ICS", -0.0012, None),
-    "topk": ("Table 4: straight-through top-k instead of ICS", -0.0018, None),
-    "dropout": ("Table 4: dropout instead of the filter", -0.0032, None),
-    "T1": ("Table 5: T=1", 0.7821 - FULL_AUC, 0.764),
-    "T2": ("Table 5: T=2", 0.7826 - FULL_AUC, 0.886),
-    "alpha0.01": ("Table 5: alpha0 0.01", 0.7832 - FULL_AUC, 0.804),
-    "alpha0.3": ("Table 5: alpha0 0.3", 0.7833 - FULL_AUC, 0.933),
-    "alpha0.5": ("Table 5: alpha0 0.5", 0.7828 - FULL_AUC, 0.940),
-    "no_gamma": ("Table 5: without gamma", 0.7832 - FULL_AUC, 0.945),
-}
-SIGNIFICANCE = 0.05
+from fuxictr_ssr.published import PAPER_ABLATIONS as PAPER, PAPER_FULL_SSR_D_AUC as FULL_AUC, SIGNIFICANCE, welch_p
 
 
 def stem(expid):
@@ -112,9 +94,8 @@ def table(by_stem):
             continue
         auc = np.array([float(r["test_AUC"]) for r in runs])
         spread = f" ± {auc.std(ddof=1):.6f}" if len(auc) > 1 else ""
-        change, p_value = auc.mean() - full.mean(), None
-        if name != "full" and min(len(auc), len(full)) >= 2:
-            p_value = float(stats.ttest_ind(auc, full, equal_var=False).pvalue)
+        change = auc.mean() - full.mean()
+        p_value = None if name == "full" else welch_p(auc, full, min_seeds=2)
         change_text = "-" if name == "full" else f"{change:+.6f}" + (f" ({p_text(p_value)})" if p_value is not None else "")
         lines.append(f"| {label} | {paper} | {auc.mean():.6f}{spread}, {len(auc)} | {change_text} | "
                      f"{zeros_text(runs)} | {verdict(paper_change, change, p_value)} |")

@@ -215,7 +215,7 @@ def spread(values, fmt="{:.2f}"):
 
 
 def machine(args):
-    from fuxictr_ssr.bench import cpu_name
+    from fuxictr_ssr.records import cpu_name
     gpu = torch.cuda.get_device_name(0) if args.device.startswith("cuda") else "none"
     return (f"{cpu_name()}; {os.cpu_count()} cores, {args.threads} torch threads; GPU: {gpu}; "
             f"torch {torch.__version__}, Python {platform.python_version()}")

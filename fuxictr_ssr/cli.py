@@ -72,11 +72,12 @@ def parse_seeds(text):
 
 
 def command_bench(args):
-    from .bench import folder_name, run_benchmark
+    from .bench import run_benchmark
+    from .experiment import folder_name
+    from .records import invoked_command
     seeds = parse_seeds(args.seeds)
     out_dir = args.out or os.path.join("results", folder_name(args.config))
-    # the leaderboard names the command that produces its rows, so a report-only call drops its flag
-    command = "fuxictr-ssr " + " ".join(a for a in sys.argv[1:] if a != "--report-only")
+    command = invoked_command(args.argv)
     run_benchmark(args.config, seeds, out_dir, expids=args.expids, gpu=args.gpu,
                   data_root=args.data_root, command=command, report_only=args.report_only, nproc=args.nproc,
                   max_epochs=args.max_epochs, threads=args.threads)
@@ -84,7 +85,8 @@ def command_bench(args):
 
 
 def command_scale(args):
-    from .bench import folder_name
+    from .experiment import folder_name
+    from .records import invoked_command
     from .scaling import run_scaling
     seeds = parse_seeds(args.seeds)
     try:
@@ -94,7 +96,7 @@ def command_scale(args):
     out_dir = args.out or os.path.join("results", "scaling", folder_name(args.config))
     table = run_scaling(args.config, args.family, targets, seeds, out_dir, gpu=args.gpu,
                         data_root=args.data_root,
-                        command="fuxictr-ssr " + " ".join(a for a in sys.argv[1:] if a != "--report-only"),
+                        command=invoked_command(args.argv),
                         max_epochs=args.max_epochs, report_only=args.report_only)
     for row in table:
         print(f"{row['expid']:<14} {row['params_non_embedding']:>12,d}  test AUC {row['test_AUC_mean']:.6f} "
@@ -103,11 +105,12 @@ def command_scale(args):
 
 
 def command_tune(args):
+    from .records import invoked_command
     from .tune import run_tune
     seeds = parse_seeds(args.seeds)
     run_tune(args.config, out_dir=args.out, gpu=args.gpu, max_trials=args.max_trials, sampler=args.sampler,
              seeds=seeds, search_seed=args.search_seed, search_only=args.search_only, final_out=args.final_out,
-             data_root=args.data_root, max_epochs=args.max_epochs, command="fuxictr-ssr " + " ".join(sys.argv[1:]))
+             data_root=args.data_root, max_epochs=args.max_epochs, command=invoked_command(args.argv, leave_out=()))
 
 
 def command_prepare(args):
@@ -288,6 +291,7 @@ def run_expid_main(argv=None):
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    args.argv = sys.argv[1:] if argv is None else list(argv)  # the command, as results record it
     try:
         args.handler(args)
     except ValueError as error:

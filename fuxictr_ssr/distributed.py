@@ -19,6 +19,7 @@ BatchNorm statistics stay per rank (DDP's default).
 """
 import logging
 import os
+import sys
 from datetime import timedelta
 
 import numpy as np
@@ -102,6 +103,18 @@ def broadcast_object(value):
     box = [value]
     dist.broadcast_object_list(box, src=0)
     return box[0]
+
+
+def check_gpu(gpu):
+    """fuxictr trains on the CPU when the requested GPU is absent, without a word: say so (and
+    name a device index this machine does not have)."""
+    if gpu is None or gpu < 0:
+        return
+    if not torch.cuda.is_available():
+        print(f"warning: --gpu {gpu}: CUDA is not available here (torch {torch.__version__}); training on the CPU",
+              file=sys.stderr)
+    elif gpu >= torch.cuda.device_count():
+        raise ValueError(f"--gpu: device {gpu} requested; this machine has {torch.cuda.device_count()} CUDA devices")
 
 
 def make_data_parallel(model):

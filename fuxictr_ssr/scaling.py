@@ -19,7 +19,10 @@ from collections import OrderedDict
 
 import yaml
 
-from .bench import current_fingerprints, current_rows, list_expids, read_results, run_benchmark, summarise
+from .bench import current_fingerprints, run_benchmark
+from .experiment import list_expids
+from .leaderboard import current_rows, summarise
+from .records import read_results
 from .config import DATASET_KEYS, DEFAULT_PARAMS, load_dataset_block, load_params
 from .data.dataset import feature_map_from_config
 from .models.checked_model import count_parameters

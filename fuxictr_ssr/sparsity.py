@@ -10,7 +10,7 @@ import torch
 from .analysis.ics_activity import SurvivorMeter, alpha_summary, ics_layers
 from .analysis.weight_sparsity import DEFAULT_THRESHOLDS, dense_weights, input_mass, model_weight_table
 from .data.dataset import make_loaders, prepare_data
-from .runner import resolve_params
+from .experiment import Experiment
 
 
 def read_checkpoint(checkpoint):
@@ -45,8 +45,8 @@ def check_checkpoint_fits(model, state, checkpoint, expid):
 def load_trained_model(config_dir, expid, checkpoint, data_root=None, gpu=-1):
     """Build ``expid``'s model over its preprocessed dataset and load ``checkpoint``."""
     state = read_checkpoint(checkpoint)
-    params, model_class = resolve_params(config_dir, expid, gpu=gpu, data_root=data_root,
-                                         overrides={"log_to_console": False})
+    experiment = Experiment.load(config_dir, expid, overrides={"log_to_console": False}, data_root=data_root, gpu=gpu)
+    params, model_class = experiment.params, experiment.model_class
     feature_map = prepare_data(params)
     model = model_class(feature_map, **params)
     check_checkpoint_fits(model, state, checkpoint, expid)

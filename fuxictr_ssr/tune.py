@@ -29,7 +29,10 @@ import random
 import numpy as np
 import yaml
 
-from .bench import cpu_name, current_rows, experiment_params, config_fingerprint, read_results, run_benchmark
+from .bench import run_benchmark
+from .experiment import config_fingerprint, resolve
+from .leaderboard import current_rows
+from .records import cpu_name, read_results
 from .config import (BARS_SEEDS, DATASET_KEYS, DEFAULT_PARAMS, RUN_KEYS, load_dataset_block, load_experiment,
                      read_yaml)
 from .registry import constructor_keys, get_model_class
@@ -284,7 +287,7 @@ def run_tune(tuner_path, out_dir=None, gpu=-1, max_trials=None, sampler="grid", 
         run_benchmark(trials_dir, [seed], search_dir, expids=selected, gpu=gpu, data_root=data_root,
                       command=command, log=log, title=f"{base_expid} search", max_epochs=max_epochs)
 
-    fingerprints = {e: config_fingerprint(experiment_params(trials_dir, e, max_epochs)) for e in expids}
+    fingerprints = {e: config_fingerprint(resolve(trials_dir, e, max_epochs=max_epochs)) for e in expids}
 
     def finished():
         return {r["expid"]: r for r in current_rows(read_results(os.path.join(search_dir, "results.csv")),

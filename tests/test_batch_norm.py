@@ -14,7 +14,7 @@ import pytest
 import torch
 from torch import nn
 
-from fuxictr_ssr.bench import append_result, result_row
+from fuxictr_ssr.records import append_result, result_row
 from fuxictr_ssr.data import SyntheticSpec
 from fuxictr_ssr.layers import EmbeddingNorm, WarmStartBatchNorm1d
 from fuxictr_ssr.registry import create_model

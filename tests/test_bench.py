@@ -5,8 +5,10 @@ import os
 import numpy as np
 import pytest
 
-from fuxictr_ssr import bench, config
-from fuxictr_ssr.bench import RESULT_COLUMNS, read_results, run_benchmark, summarise
+from fuxictr_ssr import bench, config, experiment, leaderboard, records
+from fuxictr_ssr.bench import run_benchmark
+from fuxictr_ssr.leaderboard import summarise
+from fuxictr_ssr.records import RESULT_COLUMNS, read_results
 from fuxictr_ssr.data import SyntheticSpec
 from helpers import generated_experiment
 
@@ -129,7 +131,7 @@ def test_edited_config_is_rerun_and_stale_rows_are_left_out(suite, tmp_path):
 
 
 def test_fingerprint_ignores_locations_and_seed_but_not_hyperparameters():
-    from fuxictr_ssr.bench import config_fingerprint
+    from fuxictr_ssr.experiment import config_fingerprint
     base = {"model": "DNN", "hidden_units": [8], "seed": 1, "data_root": "a", "model_root": "x"}
     assert config_fingerprint(base) == config_fingerprint({**base, "seed": 2, "data_root": "b", "model_root": "y"})
     assert config_fingerprint(base) != config_fingerprint({**base, "hidden_units": [16]})
@@ -149,7 +151,7 @@ def test_leaderboard_gives_gap_welch_p_and_verdict_for_every_experiment(tmp_path
             "D_x": [0.8200, 0.7000]}  # two seeds: no test
     rows = [row for expid, aucs in runs.items() for row in _rows(expid, aucs)]
     path = tmp_path / "leaderboard.md"
-    bench.write_leaderboard(str(path), "Criteo_x1", rows, "cmd")
+    leaderboard.write_leaderboard(str(path), "Criteo_x1", rows, "cmd")
     text = path.read_text()
     table = {cells[1]: cells for cells in (line.split(" | ") for line in text.splitlines()
                                            if line.startswith("| ") and line.split(" | ")[1] in runs)}
@@ -170,8 +172,8 @@ def test_leaderboard_gives_gap_welch_p_and_verdict_for_every_experiment(tmp_path
 
 def test_paper_protocol_folders_print_the_papers_table_3(tmp_path):
     rows = _rows("A_x", [0.80, 0.81, 0.805])
-    bench.write_leaderboard(str(tmp_path / "paper.md"), "Criteo_paper", rows, "cmd")
-    bench.write_leaderboard(str(tmp_path / "x1.md"), "Criteo_x1", rows, "cmd")
+    leaderboard.write_leaderboard(str(tmp_path / "paper.md"), "Criteo_paper", rows, "cmd")
+    leaderboard.write_leaderboard(str(tmp_path / "x1.md"), "Criteo_x1", rows, "cmd")
     paper, x1 = (tmp_path / "paper.md").read_text(), (tmp_path / "x1.md").read_text()
     assert "| SSR-D (paper) | 0.8096 | 0.4425 | 1.23M |" in paper and "| RankMixer (paper) | 0.8092" in paper
     assert "(paper) |" not in x1 and "so its numbers are not printed" in x1
@@ -179,14 +181,14 @@ def test_paper_protocol_folders_print_the_papers_table_3(tmp_path):
 
 def test_a_results_file_with_older_columns_is_upgraded_before_a_row_is_appended(tmp_path):
     path = tmp_path / "results.csv"
-    old_columns = [c for c in bench.RESULT_COLUMNS if c != "threads"]
+    old_columns = [c for c in records.RESULT_COLUMNS if c != "threads"]
     old_row = {c: f"old {c}" for c in old_columns}
     path.write_text(",".join(old_columns) + "\n" + ",".join(old_row.values()) + "\n")
-    new_row = {c: f"new {c}" for c in bench.RESULT_COLUMNS}
-    bench.append_result(str(path), new_row)
-    rows = bench.read_results(str(path))
+    new_row = {c: f"new {c}" for c in records.RESULT_COLUMNS}
+    records.append_result(str(path), new_row)
+    rows = records.read_results(str(path))
     assert rows == [{**old_row, "threads": ""}, new_row]
-    assert path.read_text().splitlines()[0] == ",".join(bench.RESULT_COLUMNS)
+    assert path.read_text().splitlines()[0] == ",".join(records.RESULT_COLUMNS)
 
 
 def _fake_result(expid, seed):
@@ -216,14 +218,14 @@ def test_resume_redoes_exactly_the_missing_and_stale_runs_wherever_they_are(suit
     assert sorted(calls) == [("DNN_gen", 2), ("SSR_D_gen", 1), ("SSR_D_gen", 3)]
 
 
-TRAINING_KEYS = [k for k in config.RUN_KEYS + config.DATASET_KEYS if k not in bench.NOT_FINGERPRINTED]
+TRAINING_KEYS = [k for k in config.RUN_KEYS + config.DATASET_KEYS if k not in experiment.NOT_FINGERPRINTED]
 
 
 @pytest.mark.parametrize("key", TRAINING_KEYS)
 def test_every_key_that_can_change_a_result_changes_the_fingerprint(key):
     base = {"model": "SSR", "batch_size": 4096, "learning_rate": 1e-3, "view_dims": [64]}
-    assert bench.config_fingerprint({**base, key: "changed"}) != bench.config_fingerprint(base)
-    assert bench.config_fingerprint({**base, "batch_size": 1024}) != bench.config_fingerprint(base)
+    assert experiment.config_fingerprint({**base, key: "changed"}) != experiment.config_fingerprint(base)
+    assert experiment.config_fingerprint({**base, "batch_size": 1024}) != experiment.config_fingerprint(base)
 
 
 def test_leaderboard_columns_parse_back_to_the_csv_means(tmp_path):
@@ -232,7 +234,7 @@ def test_leaderboard_columns_parse_back_to_the_csv_means(tmp_path):
         row.update(valid_AUC=str(0.5 + index / 100), test_logloss=str(0.3 + index / 100),
                    params_non_embedding=str(1000 + index), best_epoch=str(index), train_time_s=str(10 + index))
     path = tmp_path / "leaderboard.md"
-    bench.write_leaderboard(str(path), "Frappe_x1", rows, "cmd")
+    leaderboard.write_leaderboard(str(path), "Frappe_x1", rows, "cmd")
     lines = path.read_text().splitlines()
     header = next(line for line in lines if line.startswith("| rank |")).strip("| ").split(" | ")
     table = {cells["expid"]: cells for cells in (dict(zip(header, line.strip("| ").split(" | "))) for line in lines
@@ -256,20 +258,20 @@ def test_rows_record_their_code_version_and_command_and_the_leaderboard_lists_ev
     run_benchmark(suite, [1], out, log=lambda m: None, command="fuxictr-ssr bench --seeds 1")
     run_benchmark(suite, [1, 2], out, log=lambda m: None, command="fuxictr-ssr bench --seeds 1,2")
     rows = read_results(os.path.join(out, "results.csv"))
-    assert {r["code_version"] for r in rows} == {bench.code_version()}
-    assert bench.code_version().startswith(__import__("fuxictr_ssr").__version__)
+    assert {r["code_version"] for r in rows} == {records.code_version()}
+    assert records.code_version().startswith(__import__("fuxictr_ssr").__version__)
     assert sorted(r["command"] for r in rows) == ["fuxictr-ssr bench --seeds 1"] * 2 + ["fuxictr-ssr bench --seeds 1,2"] * 2
     text = open(os.path.join(out, "leaderboard.md")).read()
     assert "- `fuxictr-ssr bench --seeds 1`\n- `fuxictr-ssr bench --seeds 1,2`" in text
 
 
 def test_a_fuxictr_style_config_folder_is_named_after_its_model_folder():
-    assert bench.folder_name("model_zoo/SSR/config/") == "SSR"
-    assert bench.folder_name("benchmark_configs/Frappe_x1") == "Frappe_x1"
+    assert experiment.folder_name("model_zoo/SSR/config/") == "SSR"
+    assert experiment.folder_name("benchmark_configs/Frappe_x1") == "Frappe_x1"
 
 
 def test_result_lines_quote_a_command_the_user_can_rerun():
-    from fuxictr_ssr.runner import user_command
+    from fuxictr_ssr.records import user_command
     internal = ["/x/fuxictr_ssr/__main__.py", "run", "--config", "c", "--expid", "E", "--result-json", "/tmp/a/r.json",
                 "--seed", "3"]
     assert user_command(internal) == "fuxictr-ssr run --config c --expid E --seed 3"

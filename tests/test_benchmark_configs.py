@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from fuxictr_ssr.bench import list_expids
+from fuxictr_ssr.experiment import list_expids
 from fuxictr_ssr.config import check_data_params, check_training_params, load_params
 from fuxictr_ssr.models.checked_model import count_parameters
 from fuxictr_ssr.registry import create_model, get_model_class

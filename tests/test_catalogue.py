@@ -13,7 +13,7 @@ import time
 import pytest
 import yaml
 
-from fuxictr_ssr import bench
+from fuxictr_ssr.records import read_results
 
 CLI = [sys.executable, "-m", "fuxictr_ssr"]
 
@@ -320,7 +320,7 @@ def test_sparsity_checkpoint_of_another_experiment_or_not_a_checkpoint_is_named(
 
 
 def _metrics(out):
-    rows = {row["seed"]: row for row in bench.read_results(str(out / "results.csv"))}
+    rows = {row["seed"]: row for row in read_results(str(out / "results.csv"))}
     return {seed: {k: row[k] for k in ("valid_AUC", "valid_logloss", "test_AUC", "test_logloss", "best_epoch",
                                        "threads")} for seed, row in rows.items()}
 

@@ -5,7 +5,8 @@ import re
 import pytest
 import yaml
 
-from fuxictr_ssr.runner import resolve_params, run_experiment
+from fuxictr_ssr.experiment import Experiment
+from fuxictr_ssr.runner import run_experiment
 from helpers import generated_experiment
 
 ZOO_CONFIG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
@@ -31,7 +32,8 @@ def edit_experiment(config_dir, expid, **changes):
 
 @pytest.mark.parametrize("expid", ["SSR_test", "SSR_S_test"])
 def test_zoo_test_experiments_are_valid(config_dir, expid):
-    params, model_class = resolve_params(config_dir, expid)
+    experiment = Experiment.load(config_dir, expid)
+    params, model_class = experiment.params, experiment.model_class
     assert model_class.__name__ == "SSR" and params["model_id"] == expid
 
 
@@ -68,23 +70,23 @@ BAD_SSR = [
 def test_bad_experiment_key_is_named(config_dir, changes, message):
     edit_experiment(config_dir, "SSR_test", **changes)
     with pytest.raises(ValueError, match=re.escape(message)):
-        resolve_params(config_dir, "SSR_test")
+        Experiment.load(config_dir, "SSR_test")
 
 
 def test_unknown_expid_lists_available(config_dir):
     with pytest.raises(ValueError, match="--expid: experiment 'SSR_nope' not found.*SSR_test"):
-        resolve_params(config_dir, "SSR_nope")
+        Experiment.load(config_dir, "SSR_nope")
 
 
 def test_missing_config_folder():
     with pytest.raises(ValueError, match="--config: config folder 'no/such/dir' does not exist"):
-        resolve_params("no/such/dir", "SSR_test")
+        Experiment.load("no/such/dir", "SSR_test")
 
 
 def test_missing_bars_data_names_file_and_source(config_dir):
     with pytest.raises(ValueError, match=r"train_data: data file '../../data/Criteo/Criteo_x1/train.csv'"
                                          r".*reczoo/Criteo_x1"):
-        resolve_params(config_dir, "SSR_criteo")
+        Experiment.load(config_dir, "SSR_criteo")
 
 
 def test_config_error_stops_before_any_work_and_keeps_results(tmp_path):

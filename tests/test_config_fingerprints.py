@@ -10,7 +10,7 @@ import sys
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO_ROOT)
 
-from fuxictr_ssr.bench import config_fingerprint, experiment_params, list_expids  # noqa: E402
+from fuxictr_ssr.experiment import config_fingerprint, list_expids, resolve  # noqa: E402
 
 FIXTURE = os.path.join(REPO_ROOT, "tests", "fixtures", "config_fingerprints.json")
 
@@ -23,7 +23,7 @@ def current_fingerprints():
         if ".venv" in os.path.relpath(folder, REPO_ROOT).split(os.sep):
             continue
         for expid in list_expids(folder):
-            found[f"{os.path.relpath(folder, REPO_ROOT)}::{expid}"] = config_fingerprint(experiment_params(folder, expid))
+            found[f"{os.path.relpath(folder, REPO_ROOT)}::{expid}"] = config_fingerprint(resolve(folder, expid))
     return found
 
 

@@ -15,7 +15,7 @@ from fuxictr_ssr import distributed
 from fuxictr_ssr.data import ColumnarDataLoader
 from fuxictr_ssr.data.dataset import make_loaders, prepare_data
 from fuxictr_ssr.registry import create_model, list_models
-from fuxictr_ssr.runner import resolve_params
+from fuxictr_ssr.experiment import Experiment
 from helpers import categorical_feature_map
 
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
@@ -57,7 +57,8 @@ def test_two_processes_train_once_and_report_the_checkpoints_metrics(dnn_zoo, mo
 
     # the saved checkpoint, evaluated in this one process, gives what the two processes reported
     monkeypatch.chdir(dnn_zoo)
-    params, model_class = resolve_params("config", "DNN_ddp")
+    experiment = Experiment.load("config", "DNN_ddp")
+    params, model_class = experiment.params, experiment.model_class
     feature_map = prepare_data(params)
     model = model_class(feature_map, **params)
     model.load_weights(model.checkpoint)
@@ -173,7 +174,8 @@ def test_batch_size_must_divide_over_processes():
 
 
 def test_bench_runs_each_experiment_in_two_processes(tmp_path):
-    from fuxictr_ssr.bench import read_results, run_benchmark
+    from fuxictr_ssr.bench import run_benchmark
+    from fuxictr_ssr.records import read_results
     from helpers import generated_experiment
     config = generated_experiment(tmp_path, {"DNN_gen": {"model": "DNN", "hidden_units": [8]}},
                                   base={"epochs": 1, "batch_size": 128})

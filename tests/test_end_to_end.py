@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from fuxictr_ssr.data.dataset import make_loaders, prepare_data
-from fuxictr_ssr.runner import resolve_params, run_experiment
+from fuxictr_ssr.experiment import Experiment
+from fuxictr_ssr.runner import run_experiment
 from helpers import generated_experiment
 
 RESULT_LINE = re.compile(r"^ \d{8}-\d{6},\[command\] (?:python|fuxictr-ssr) .*,\[exp_id\] (\S+),\[dataset_id\] gen,"
@@ -59,7 +60,8 @@ def test_checkpoint_log_and_result_lines_are_written(trained):
 @pytest.mark.parametrize("expid", list(EXPERIMENTS))
 def test_reloaded_checkpoint_reproduces_predictions(trained, expid):
     _, config_dir, _, results = trained
-    params, model_class = resolve_params(config_dir, expid)
+    experiment = Experiment.load(config_dir, expid)
+    params, model_class = experiment.params, experiment.model_class
     feature_map = prepare_data(params)
     test_gen = make_loaders(feature_map, params, "test")
     fresh = model_class(feature_map, **params)

@@ -9,7 +9,7 @@ from importlib.metadata import entry_points
 import pytest
 import torch
 
-from fuxictr_ssr.bench import list_expids
+from fuxictr_ssr.experiment import list_expids
 from fuxictr_ssr.config import load_params
 from fuxictr_ssr.models.checked_model import count_parameters
 from fuxictr_ssr.registry import ENTRY_POINT_GROUP, create_model, get_model_class, list_models

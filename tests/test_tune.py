@@ -7,7 +7,8 @@ import pytest
 import yaml
 
 from fuxictr_ssr import tune
-from fuxictr_ssr.bench import read_results, run_benchmark
+from fuxictr_ssr.bench import run_benchmark
+from fuxictr_ssr.records import read_results
 from fuxictr_ssr.cli import main
 from fuxictr_ssr.config import load_params
 from fuxictr_ssr.data import SyntheticSpec

@@ -12,6 +12,7 @@ from torch import nn
 from fuxictr.pytorch.layers import FeatureEmbeddingDict
 from fuxictr.pytorch.models import BaseModel
 
+from ..analysis.ics_activity import SurvivorMeter, ics_layers
 from ..config import LOGIT_LOSSES, is_number, require, require_positive_int, require_rate
 from ..optim import KerasAdam
 from ..presets import expand_preset
@@ -171,6 +172,13 @@ class CheckedModel(BaseModel):
         previous best checkpoint whole, not a torn file that the final reload cannot read."""
         super().save_weights(checkpoint + ".tmp")
         os.replace(checkpoint + ".tmp", checkpoint)
+
+    def evaluate_with_ics_zeros(self, data_generator):
+        """``(metrics, zeros)``: BaseModel's evaluation of ``data_generator`` and, per ICS layer in
+        depth order, the share of zeros after ICS over it (empty for a model without ICS)."""
+        with SurvivorMeter(ics_layers(self)) as meter:
+            metrics = self.evaluate(data_generator)
+        return metrics, [1 - share for _, share in sorted(meter.fractions().items())]
 
     def validate(self):
         """The monitored metrics on the validation split (eval mode), as BaseModel computes them."""
