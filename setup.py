@@ -25,7 +25,7 @@ setup(
         # the sparsity, scale and tune reports draw figures after all their work: never optional
         "matplotlib",
     ],
-    extras_require={"test": ["pytest", "optuna"], "tune": ["optuna"]},
+    extras_require={"test": ["pytest", "pytest-timeout", "optuna"], "tune": ["optuna"]},
     entry_points={
         "console_scripts": ["fuxictr-ssr=fuxictr_ssr.cli:main"],
         "fuxictr.models": [f"{name}=fuxictr_ssr.models:{name}" for name in MODELS],

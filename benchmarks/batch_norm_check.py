@@ -1,7 +1,7 @@
 """Eval-mode against batch-mode validation AUC of every run of a benchmark results folder.
 
-    python benchmarks/batch_norm_check.py --results results/Frappe_x1_embedding_bn \\
-        --out results/Frappe_x1_embedding_bn/batch_norm_check.md
+    python benchmarks/batch_norm_check.py --results results/experiments/Frappe_x1/embedding_bn \\
+        --out results/experiments/Frappe_x1/embedding_bn/batch_norm_check.md
 
 Reads the ``BatchNorm check`` lines that every validation of a model with BatchNorm writes to its
 log (``<results>/checkpoints/seed_<seed>/<dataset_id>/<expid>.log``, as ``fuxictr-ssr bench``

@@ -51,12 +51,12 @@ def ray_started():
 
 
 def step_build(args, store):
-    from fuxictr_ssr.data.dataset import prepare_data
+    from fuxictr_ssr.data.dataset import DataPlan
     from fuxictr_ssr.run_log import setup_logging
     params, _ = dnn_params(args, "h5" if store == "h5" else "csv", store)
     setup_logging(params)
     start = time.perf_counter()
-    prepare_data(params)
+    DataPlan(params).prepare()
     return {"seconds": time.perf_counter() - start, "peak_rss_mb": rss_mb("VmHWM"), "ray": ray_started()}
 
 
@@ -87,9 +87,9 @@ def make_loader(args, kind, feature_map, batch_size):
 
 
 def load_feature_map(args):
-    from fuxictr_ssr.data.dataset import prepare_data
+    from fuxictr_ssr.data.dataset import DataPlan
     params, model_class = dnn_params(args, "h5", "h5")
-    return prepare_data(params), params, model_class
+    return DataPlan(params).prepare()[0], params, model_class
 
 
 def step_load(args, kind):

@@ -6,7 +6,7 @@ seeds run, the change against full SSR-D with a two-sided Welch t-test over seed
 zeros after ICS per layer (validation split, best checkpoint; rows from before the runner recorded
 it show "-") and whether ours agrees with the paper in sign.
 
-    python benchmarks/paper_table.py results/paper_experiments/Frappe_x1/results.csv
+    python benchmarks/paper_table.py results/experiments/Frappe_x1/paper/results.csv
 
 Several results files may be given: a run (expid, seed) found in more than one is one run, its
 AUC from the first file that has it and its zeros from the first that recorded them (a rerun made

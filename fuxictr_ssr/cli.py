@@ -73,10 +73,10 @@ def parse_seeds(text):
 
 def command_bench(args):
     from .bench import run_benchmark
-    from .experiment import folder_name
+    from .experiment import default_results_folder
     from .records import invoked_command
     seeds = parse_seeds(args.seeds)
-    out_dir = args.out or os.path.join("results", folder_name(args.config))
+    out_dir = args.out or default_results_folder(args.config)
     command = invoked_command(args.argv)
     run_benchmark(args.config, seeds, out_dir, expids=args.expids, gpu=args.gpu,
                   data_root=args.data_root, command=command, report_only=args.report_only, nproc=args.nproc,
@@ -85,7 +85,7 @@ def command_bench(args):
 
 
 def command_scale(args):
-    from .experiment import folder_name
+    from .experiment import default_results_folder
     from .records import invoked_command
     from .scaling import run_scaling
     seeds = parse_seeds(args.seeds)
@@ -93,7 +93,7 @@ def command_scale(args):
         targets = [int(float(size)) for size in args.sizes.split(",")]
     except ValueError:
         raise ValueError(f"--sizes: expected comma-separated parameter counts like 1e5,1e6, got {args.sizes!r}") from None
-    out_dir = args.out or os.path.join("results", "scaling", folder_name(args.config))
+    out_dir = args.out or default_results_folder(args.config, under=os.path.join("results", "scaling"))
     table = run_scaling(args.config, args.family, targets, seeds, out_dir, gpu=args.gpu,
                         data_root=args.data_root,
                         command=invoked_command(args.argv),
@@ -195,7 +195,8 @@ def build_parser():
                        help=f"comma-separated seeds (BARS: {','.join(map(str, BARS_SEEDS))})")
     bench.add_argument("--gpu", type=int, default=-1, help="CUDA device index of every run; -1 = CPU")
     bench.add_argument("--data-root", help="where the dataset's files are (replaces data_root)")
-    bench.add_argument("--out", help="results folder (default results/<config folder name>; for <name>/config/, <name>)")
+    bench.add_argument("--out", help="results folder (default: results/ plus the config folder's path, benchmark_configs/ "
+                       "and model_zoo/ left out: benchmark_configs/Frappe_x1 -> results/Frappe_x1)")
     bench.add_argument("--report-only", action="store_true", help="rewrite leaderboard.md from results.csv; run nothing")
     bench.add_argument("--max-epochs", type=int,
                        help="cap every experiment's epochs (early stopping still applies; part of each row's hash)")
@@ -212,7 +213,7 @@ def build_parser():
     scale.add_argument("--seeds", default="2021", help="comma-separated seeds of every size")
     scale.add_argument("--gpu", type=int, default=-1, help="CUDA device index of every run; -1 = CPU")
     scale.add_argument("--data-root", help="where the dataset's files are (replaces data_root)")
-    scale.add_argument("--out", help="default results/scaling/<config folder name>")
+    scale.add_argument("--out", help="default: results/scaling/ plus the config folder's path (as bench's --out)")
     scale.add_argument("--max-epochs", type=int, help="cap every size's epochs (early stopping still applies)")
     scale.add_argument("--report-only", action="store_true", help="write scaling.csv/png from the runs done; run nothing")
     scale.set_defaults(handler=command_scale)

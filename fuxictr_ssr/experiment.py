@@ -1,6 +1,7 @@
 """One experiment of a config folder, resolved once: its params (``Base``, the block, its preset,
 its dataset block, the runner's defaults, the caller's overrides), its model class and its
 fingerprint. The runner, ``bench``, ``tune``, ``scale`` and ``sparsity`` all resolve through here."""
+import functools
 import hashlib
 import json
 import os
@@ -9,7 +10,7 @@ from pathlib import Path
 
 from .config import (DATA_LOCATION_KEYS, DEFAULT_PARAMS, cap_epochs, check_data_params, check_training_params,
                      check_unknown_keys, config_files, load_params, read_yaml)
-from .data.dataset import check_dataset, relocate_data_root
+from .data.dataset import DataPlan, relocate_data_root
 from .registry import constructor_keys, get_model_class
 
 # Keys that say where things are, how much is printed or how a setting was chosen, not what is
@@ -64,17 +65,18 @@ class Experiment:
             model_class.check_params(params)
         check_unknown_keys(params, constructor_keys(model_class))
         check_data_params(params)
-        check_dataset(params)
-        return cls(config_dir, expid, params, model_class)
+        experiment = cls(config_dir, expid, params, model_class)
+        experiment.data.check()
+        return experiment
+
+    @functools.cached_property
+    def data(self):
+        """The experiment's :class:`~fuxictr_ssr.data.dataset.DataPlan`, worked out once."""
+        return DataPlan(self.params)
 
     @property
     def fingerprint(self):
         return config_fingerprint(self.params)
-
-    @property
-    def log_path(self):
-        """``<model_root>/<dataset_id>/<expid>.log``, as FuxiCTR writes it."""
-        return os.path.join(self.params["model_root"], self.params["dataset_id"], self.expid + ".log")
 
     @property
     def default_result_csv(self):
@@ -83,10 +85,32 @@ class Experiment:
 
 
 def folder_name(config_dir):
-    """What a config folder is called in result paths and titles: its own name, or for a
-    FuxiCTR-style ``<model>/config/`` its parent's (``model_zoo/SSR/config`` -> ``SSR``)."""
-    path = os.path.abspath(config_dir)
-    return os.path.basename(os.path.dirname(path)) if os.path.basename(path) == "config" else os.path.basename(path)
+    """What a config folder is called in leaderboard titles: its own name; for a FuxiCTR-style
+    ``<model>/config/`` its parent's (``model_zoo/SSR/config`` -> ``SSR``); for a study
+    ``experiments/<dataset>/<study>`` both (``Frappe_x1_paper``)."""
+    path = Path(os.path.abspath(config_dir))
+    if path.name == "config":
+        return path.parent.name
+    return f"{path.parent.name}_{path.name}" if path.parent.parent.name == "experiments" else path.name
+
+
+def default_results_folder(config_dir, under="results"):
+    """Where a config folder's results go by default: ``under`` plus the folder's path, so two
+    folders never share one (``benchmark_configs/Frappe_x1`` -> ``results/Frappe_x1``,
+    ``experiments/Frappe_x1/paper`` -> ``results/experiments/Frappe_x1/paper``,
+    ``model_zoo/SSR/config`` -> ``results/SSR``; a config kept in its results folder,
+    ``results/X/config``, -> ``results/X``). A folder outside the current one gets its name."""
+    relative = os.path.relpath(os.path.abspath(config_dir))
+    parts = list(Path(relative).parts)
+    if relative == os.curdir or parts[0] == os.pardir:
+        return os.path.join(under, folder_name(config_dir))
+    if parts[-1] == "config":
+        parts.pop()
+    if parts and parts[0] == "results" and under == "results":
+        return os.path.join(*parts)
+    if parts and parts[0] in ("benchmark_configs", "model_zoo"):
+        parts.pop(0)
+    return os.path.join(under, *parts) if parts else os.path.join(under, folder_name(config_dir))
 
 
 def list_expids(config_dir):

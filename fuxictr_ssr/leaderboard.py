@@ -93,24 +93,25 @@ def write_leaderboard(path, dataset, rows, command, stale=0, tuning=None):
               f"of the two experiments' per-seed test AUCs (with >= {MIN_SEEDS_FOR_TEST} seeds each, else -). "
               f"Verdict: better (worse) only if the mean gap is above (below) {MIN_AUC_GAP:g} in size and "
               f"p < {SIGNIFICANCE:g}; tie otherwise."]
-    reference = BARS_REFERENCE.get(dataset)
+    dataset_key = published_key(dataset)
+    reference = BARS_REFERENCE.get(dataset_key)
     if reference:
         lines += ["", "BARS reference (published; seed-2021 leaderboard run, and the 5-seed mean where given):", "",
                   "| model | BARS test AUC | BARS test logloss | BARS 5-seed test AUC |", "|---|---|---|---|"]
         for model, (auc, logloss, five_seed) in reference.items():
             lines.append(f"| {model} | {auc:.4f} | {logloss:.4f} | {five_seed or '-'} |")
-    leaders = PUBLISHED_LEADERS.get(dataset)
+    leaders = PUBLISHED_LEADERS.get(dataset_key)
     if leaders:
         lines += ["", "Best published models of this dataset (published, not rerun here; one run each):", "",
                   "| model | test AUC | test logloss |", "|---|---|---|"]
         for model, auc, logloss in leaders:
             lines.append(f"| {model} (published) | {auc:.4f} | {'-' if logloss is None else f'{logloss:.4f}'} |")
-        if dataset == "Criteo_x4_001":
+        if dataset_key == "Criteo_x4_001":
             lines.append("")
             lines.append("Our Criteo_x4_001 files follow BARS's x4 rule (stratified 10-fold, seed 2018), but the folds "
                          "match reczoo's files only where `data prepare` reported their md5 (reczoo drew them with "
                          "scikit-learn 0.19.1); otherwise these rows are context, not a like-for-like comparison.")
-    paper = PAPER_TABLE3.get(dataset)
+    paper = PAPER_TABLE3.get(dataset_key)
     if paper:
         lines += ["", "The SSR paper's Table 3 (published, not rerun here; its protocol, which this folder follows; "
                   "its split seed is not published, so the test rows differ; one run each):", "",
@@ -122,6 +123,14 @@ def write_leaderboard(path, dataset, rows, command, stale=0, tuning=None):
                   "beside these."]
     with open(path, "w") as handle:
         handle.write("\n".join(lines) + "\n")
+
+
+def published_key(title):
+    """The dataset whose published numbers a leaderboard prints: its title, or the dataset a
+    study's title starts with (``Frappe_x1_paper`` -> ``Frappe_x1``)."""
+    known = set(BARS_REFERENCE) | set(PUBLISHED_LEADERS) | set(PAPER_TABLE3)
+    return title if title in known else next((k for k in sorted(known, key=len, reverse=True)
+                                             if title.startswith(k + "_")), title)
 
 
 def update_leaderboard(out_dir, dataset, results_csv, fingerprints, command, tuning=None):

@@ -15,7 +15,6 @@ import fuxictr
 import torch
 
 from . import distributed
-from .data.dataset import check_evaluable_splits, check_raw_data, make_loaders, prepare_data
 from .experiment import Experiment
 from .models.checked_model import count_parameters
 from .models.execution import execution_label
@@ -57,11 +56,11 @@ def run_experiment(config_dir, expid, gpu=-1, overrides=None, result_csv=None, d
     then only rank 0 returns the dict, the other ranks return None.
     """
     experiment = Experiment.load(config_dir, expid, overrides, data_root, max_epochs, gpu)
-    params, model_class = experiment.params, experiment.model_class
+    params = experiment.params
     result_csv = result_csv or experiment.default_result_csv
     check_output_path(result_csv, "--result-csv")
     check_output_path(params["model_root"], "model_root", is_folder=True)
-    check_raw_data(params)
+    experiment.data.check_raw()
     distributed.check_gpu(gpu)
     if threads is not None:
         if threads < 1:
@@ -73,28 +72,30 @@ def run_experiment(config_dir, expid, gpu=-1, overrides=None, result_csv=None, d
     run_files = f"model_root {params['model_root']!r}, expid {expid!r} (its checkpoint and log)"
     lock = claimed(log_path(params), run_files) if distributed.launched_rank() == 0 else contextlib.nullcontext()
     with lock:
-        return _run_processes(params, model_class, config_dir, expid, gpu, result_csv)
+        return _run_processes(experiment, gpu, result_csv)
 
 
-def _run_processes(params, model_class, config_dir, expid, gpu, result_csv):
+def _run_processes(experiment, gpu, result_csv):
+    params = experiment.params  # the data plan reads the per-rank batch size set here
     processes = distributed.launched_world_size()
     if processes == 1:
-        return _train_and_evaluate(params, model_class, config_dir, expid, result_csv)
+        return _train_and_evaluate(experiment, result_csv)
     if params["data_loader"] == "fuxictr":
         raise ValueError("data_loader: 'fuxictr' cannot shard data over processes; use columnar or streaming")
     params["batch_size"] = distributed.per_rank_batch_size(params["batch_size"], processes)
     params["gpu"] = distributed.init(gpu, params.get("distributed_timeout", distributed.DEFAULT_TIMEOUT_S))
     params.update(rank=distributed.rank(), world_size=processes)
     try:
-        return _train_and_evaluate(params, model_class, config_dir, expid, result_csv)
+        return _train_and_evaluate(experiment, result_csv)
     finally:
         distributed.shutdown()
 
 
-def _train_and_evaluate(params, model_class, config_dir, expid, result_csv):
+def _train_and_evaluate(experiment, result_csv):
     from fuxictr.pytorch.torch_utils import seed_everything
     from fuxictr.utils import print_to_json
 
+    params, model_class, expid, plan = experiment.params, experiment.model_class, experiment.expid, experiment.data
     parallel = params.get("world_size", 1) > 1
     main = distributed.is_main()
     if main:
@@ -102,7 +103,7 @@ def _train_and_evaluate(params, model_class, config_dir, expid, result_csv):
     else:
         distributed.quiet_other_ranks()
         params["verbose"] = 0
-    logging.info("fuxictr_ssr run: config=%s expid=%s model=%s threads=%d", config_dir, expid, params["model"],
+    logging.info("fuxictr_ssr run: config=%s expid=%s model=%s threads=%d", experiment.config_dir, expid, params["model"],
                  torch.get_num_threads())
     if parallel:
         logging.info("Data parallel: %d processes, %d rows per process and step", params["world_size"],
@@ -112,10 +113,10 @@ def _train_and_evaluate(params, model_class, config_dir, expid, result_csv):
 
     if parallel and not main:
         distributed.barrier()  # rank 0 preprocesses; the others then read what it wrote
-    feature_map = prepare_data(params)
+    feature_map, paths = plan.prepare()
     if parallel and main:
         distributed.barrier()
-    check_evaluable_splits(feature_map, params)
+    plan.check_evaluable(feature_map, paths)
     logging.info("Feature specs: " + print_to_json(feature_map.features))
     model = model_class(feature_map, **params)
     total_params, non_embedding_params = count_parameters(model)
@@ -124,7 +125,7 @@ def _train_and_evaluate(params, model_class, config_dir, expid, result_csv):
     if parallel:
         distributed.make_data_parallel(model)
 
-    train_gen, valid_gen = make_loaders(feature_map, params, "train")
+    train_gen, valid_gen = plan.loaders(feature_map, paths, "train")
     best_epoch = record_best_epoch(model)
     start = time.perf_counter()
     model.fit(train_gen, validation_data=valid_gen, **params)
@@ -142,7 +143,7 @@ def _train_and_evaluate(params, model_class, config_dir, expid, result_csv):
     test_result = {}
     if params.get("test_data"):
         logging.info("******** Test evaluation ********")
-        test_result = model.evaluate(make_loaders(feature_map, params, "test"))
+        test_result = model.evaluate(plan.loaders(feature_map, paths, "test"))
 
     if not main:
         return None

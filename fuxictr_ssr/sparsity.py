@@ -9,7 +9,6 @@ import torch
 
 from .analysis.ics_activity import SurvivorMeter, alpha_summary, ics_layers
 from .analysis.weight_sparsity import DEFAULT_THRESHOLDS, dense_weights, input_mass, model_weight_table
-from .data.dataset import make_loaders, prepare_data
 from .experiment import Experiment
 
 
@@ -43,24 +42,24 @@ def check_checkpoint_fits(model, state, checkpoint, expid):
 
 
 def load_trained_model(config_dir, expid, checkpoint, data_root=None, gpu=-1):
-    """Build ``expid``'s model over its preprocessed dataset and load ``checkpoint``."""
+    """Build ``expid``'s model over its preprocessed dataset and load ``checkpoint``; return the model
+    and a function that makes its validation loader."""
     state = read_checkpoint(checkpoint)
     experiment = Experiment.load(config_dir, expid, overrides={"log_to_console": False}, data_root=data_root, gpu=gpu)
-    params, model_class = experiment.params, experiment.model_class
-    feature_map = prepare_data(params)
-    model = model_class(feature_map, **params)
+    feature_map, paths = experiment.data.prepare()
+    model = experiment.model_class(feature_map, **experiment.params)
     check_checkpoint_fits(model, state, checkpoint, expid)
     model.load_weights(checkpoint)
     model.eval()
-    return model, feature_map, params
+    return model, lambda: experiment.data.loaders(feature_map, paths, "train")[1]  # the validation loader
 
 
-def ics_report(model, feature_map, params):
+def ics_report(model, valid_loader):
     """Surviving fraction per SSR-D layer over the validation split, and the alphas."""
     layers = ics_layers(model)
     if not layers:
         return []
-    _, valid_gen = make_loaders(feature_map, params, "train")
+    valid_gen = valid_loader()
     with SurvivorMeter(layers) as meter:
         model.predict(valid_gen)
     fractions = meter.fractions()
@@ -113,13 +112,13 @@ def sparsity_report(config_dir, expid, checkpoint, out_dir, data_root=None, gpu=
                     thresholds=DEFAULT_THRESHOLDS):
     """Write ``sparsity.csv``, ``sparsity.md``, ``sparsity.png`` (and ``ics.csv``/``ics.md`` for
     SSR-D) into ``out_dir``; return the table rows."""
-    model, feature_map, params = load_trained_model(config_dir, expid, checkpoint, data_root, gpu)
+    model, valid_loader = load_trained_model(config_dir, expid, checkpoint, data_root, gpu)
     os.makedirs(out_dir, exist_ok=True)
     rows = model_weight_table(model, thresholds)
     title = f"{expid}: dense-layer sparsity of {os.path.basename(checkpoint)}"
     write_table(rows, os.path.join(out_dir, "sparsity.csv"), os.path.join(out_dir, "sparsity.md"), title)
     plot_weights(model, os.path.join(out_dir, "sparsity.png"), title)
-    ics_rows = ics_report(model, feature_map, params)
+    ics_rows = ics_report(model, valid_loader)
     if ics_rows:
         write_table([{**r, "alpha_per_iteration": " ".join(map(str, r["alpha_per_iteration"]))} for r in ics_rows],
                     os.path.join(out_dir, "ics.csv"), os.path.join(out_dir, "ics.md"),

@@ -1,10 +1,15 @@
 """Building blocks shared by the tests: feature maps and config folders made on the fly."""
+import contextlib
+import io
 import os
+import subprocess
 from collections import OrderedDict
 
+import torch
 import yaml
 from fuxictr.features import FeatureMap
 
+from fuxictr_ssr import cli
 from fuxictr_ssr.data import SyntheticSpec, dataset_config, write_splits
 
 
@@ -41,3 +46,20 @@ def generated_experiment(tmp_path, experiments, spec=None, base=None):
     return write_config(os.path.join(tmp_path, "config"), block,
                         {k: {"dataset_id": "gen", **v} for k, v in experiments.items()},
                         base={**defaults, **(base or {})})
+
+
+def run_cli(folder, *args):
+    """The command line in this process (``cli.main``) in ``folder``: what it printed and its exit
+    code, as a finished process reports them; torch's thread count is restored after."""
+    out, err, threads, cwd = io.StringIO(), io.StringIO(), torch.get_num_threads(), os.getcwd()
+    os.chdir(folder)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = cli.main(list(args))
+            except SystemExit as stop:  # argparse's usage errors
+                code = stop.code
+    finally:
+        os.chdir(cwd)
+        torch.set_num_threads(threads)
+    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())

@@ -54,6 +54,7 @@ def test_survivor_meter_counts_nonzeros_and_detaches():
     assert alpha_summary(IterativeCompetitiveSparse(2, 4, iterations=3, alpha_init=0.25)) == [0.25] * 3
 
 
+@pytest.mark.slow
 def test_sparsity_report_on_trained_models_and_ics_log(tmp_path):
     from fuxictr_ssr.sparsity import sparsity_report
     experiments = {"DNN_gen": {"model": "DNN", "hidden_units": [32, 16]},

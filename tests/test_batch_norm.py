@@ -92,6 +92,7 @@ def few_steps_runs(tmp_path_factory):
     return tmp_path / "bench", runs
 
 
+@pytest.mark.slow
 def test_stale_running_statistics_are_reproduced_and_warned_about(few_steps_runs):
     _, log, checks = few_steps_runs[1]["SSR_D_stale"]
     assert len(checks) == 2  # one check per validation (one per epoch)
@@ -99,6 +100,7 @@ def test_stale_running_statistics_are_reproduced_and_warned_about(few_steps_runs
     assert "WARNING BatchNorm check" in log and "> bn_check_threshold 0.005" in log
 
 
+@pytest.mark.slow
 def test_warm_started_embedding_batch_norm_scores_the_model_being_trained(few_steps_runs):
     warm_result, warm_log, warm_checks = few_steps_runs[1]["SSR_D_warm"]
     stale_result, _, stale_checks = few_steps_runs[1]["SSR_D_stale"]
@@ -112,6 +114,7 @@ def test_warm_started_embedding_batch_norm_scores_the_model_being_trained(few_st
     assert warm_result["test"]["AUC"] > stale_result["test"]["AUC"] + 0.02
 
 
+@pytest.mark.slow
 def test_report_script_tabulates_the_checks_of_every_run(few_steps_runs):
     bench_dir, runs = few_steps_runs
     script = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks",

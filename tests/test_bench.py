@@ -24,6 +24,7 @@ def suite(tmp_path):
     return generated_experiment(tmp_path, SUITE, spec=spec, base={"epochs": 1})
 
 
+@pytest.mark.slow
 def test_runs_every_expid_and_seed_then_resumes(suite, tmp_path):
     out = str(tmp_path / "results")
     messages = []
@@ -58,6 +59,7 @@ def test_runs_every_expid_and_seed_then_resumes(suite, tmp_path):
     assert again == [f"4 runs (2 experiments x 2 seeds); 4 already in {os.path.join(out, 'results.csv')}"]
 
 
+@pytest.mark.slow
 def test_interrupted_benchmark_keeps_finished_runs_and_resumes(suite, tmp_path, monkeypatch):
     out = str(tmp_path / "results")
     real_run_one = bench.run_one
@@ -114,6 +116,7 @@ def test_bad_seed_list_is_named():
         parse_seeds("2021,abc")
 
 
+@pytest.mark.slow
 def test_edited_config_is_rerun_and_stale_rows_are_left_out(suite, tmp_path):
     import yaml
     out = str(tmp_path / "results")
@@ -277,3 +280,22 @@ def test_result_lines_quote_a_command_the_user_can_rerun():
     assert user_command(internal) == "fuxictr-ssr run --config c --expid E --seed 3"
     assert user_command(["run_expid.py", "--expid", "E"]) == "python run_expid.py --expid E"
     assert user_command(["/x/pytest/__main__.py", "-q"]) == "python /x/pytest/__main__.py -q"  # another -m module
+
+
+def test_a_study_leaderboard_is_titled_by_dataset_and_study_and_prints_its_datasets_references():
+    assert experiment.folder_name("experiments/Frappe_x1/paper") == "Frappe_x1_paper"
+    assert leaderboard.published_key("Frappe_x1_paper") == "Frappe_x1"
+    assert leaderboard.published_key("Criteo_paper") == "Criteo_paper"  # not Criteo_x1's
+    assert leaderboard.published_key("Avazu_x4_001") == "Avazu_x4_001"
+
+
+def test_default_results_folders_mirror_their_configs_and_never_collide(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    configs = ["benchmark_configs/Frappe_x1", "experiments/Frappe_x1/paper", "experiments/Frappe_x1/tuned",
+               "model_zoo/SSR/config/", "results/Frappe_x1_bf16/config", "tuning/Frappe_x1_grid"]
+    outs = [experiment.default_results_folder(c) for c in configs]
+    assert outs == ["results/Frappe_x1", "results/experiments/Frappe_x1/paper", "results/experiments/Frappe_x1/tuned",
+                    "results/SSR", "results/Frappe_x1_bf16", "results/tuning/Frappe_x1_grid"]
+    assert experiment.default_results_folder("benchmark_configs/Frappe_x1", under="results/scaling") == \
+        "results/scaling/Frappe_x1"
+    assert experiment.default_results_folder(str(tmp_path.parent)) == os.path.join("results", tmp_path.parent.name)

@@ -1,6 +1,7 @@
 """Every benchmark folder loads, every experiment builds against a feature map made from its
 dataset config, and SSR, RankMixer and WuKong sit within 1.5x of DCNv2's non-embedding parameters
 (the suite's claim)."""
+import glob
 import os
 
 import pytest
@@ -12,14 +13,14 @@ from fuxictr_ssr.registry import create_model, get_model_class
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH_ROOT = os.path.join(REPO_ROOT, "benchmark_configs")
-FOLDERS = sorted(os.listdir(BENCH_ROOT))
-TUNING = [os.path.join(kind, name) for kind in ("tuning", "paper_experiments")
-          for name in sorted(os.listdir(os.path.join(REPO_ROOT, kind)))]
+FOLDERS = sorted(name for name in os.listdir(BENCH_ROOT) if os.path.isdir(os.path.join(BENCH_ROOT, name)))
+STUDIES = sorted(os.path.relpath(os.path.dirname(path), REPO_ROOT)
+                 for path in glob.glob(os.path.join(REPO_ROOT, "experiments", "*", "*", "model_config.yaml")))
 EXPECTED_FOLDERS = ["Avazu_paper", "Avazu_x1", "Avazu_x4_001", "CriteoLike_synthetic", "Criteo_paper", "Criteo_x1",
                     "Criteo_x4_001", "Frappe_x1", "KKBox_x1", "MovielensLatest_x1"]
 EXPIDS = [(os.path.join("benchmark_configs", folder), expid) for folder in FOLDERS
           for expid in list_expids(os.path.join(BENCH_ROOT, folder))]
-EXPIDS += [(folder, expid) for folder in TUNING for expid in list_expids(os.path.join(REPO_ROOT, folder))]
+EXPIDS += [(folder, expid) for folder in STUDIES for expid in list_expids(os.path.join(REPO_ROOT, folder))]
 
 
 def build(folder, expid, tmp_path):
@@ -45,6 +46,7 @@ def test_experiment_builds(folder, expid, tmp_path):
     assert non_embedding > 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("folder", FOLDERS)
 def test_ssr_budget_is_near_dcnv2(folder, tmp_path):
     dataset_id = folder.lower()

@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from fuxictr_ssr.records import read_results
+from helpers import run_cli
 
 CLI = [sys.executable, "-m", "fuxictr_ssr"]
 
@@ -30,7 +31,11 @@ def edit(zoo, expid="SSR_test", **changes):
     path.write_text(yaml.safe_dump(blocks, sort_keys=False))
 
 
-def run(zoo, *args, timeout=300):
+run = run_cli  # the command line in this process, in the folder ``zoo``
+
+
+def run_process(zoo, *args, timeout=300):
+    """The command line as its own process, where the process is the subject (locks, signals)."""
     return subprocess.run(CLI + list(args), cwd=zoo, capture_output=True, text=True, timeout=timeout)
 
 
@@ -103,6 +108,7 @@ def test_bad_feature_column_is_named_and_never_evaluated(zoo, column, fragment):
     assert_named_error(run(zoo, "run", "--expid", "SSR_test"), "feature_cols[1]", fragment)
 
 
+@pytest.mark.slow
 def test_typo_of_a_known_key_is_a_warning_naming_the_closest_key(zoo):
     edit(zoo, epoch=3)
     done = run(zoo, "run", "--expid", "SSR_test")
@@ -131,6 +137,7 @@ def test_non_finite_loss_stops_the_run_naming_epoch_and_batch(zoo):
                        "learning_rate too high", line=-1)
 
 
+@pytest.mark.slow
 def test_bench_options(zoo):
     assert_named_error(run(zoo, "bench", "--config", "config", "--expids", "SSR_test", "--nproc", "0"),
                        "--nproc: expected a positive integer, got 0")
@@ -145,6 +152,7 @@ def test_bench_options(zoo):
     assert "1 runs (1 experiments x 1 seeds)" in done.stdout
 
 
+@pytest.mark.slow
 def test_torn_last_row_is_skipped_named_and_redone(zoo):
     out = zoo / "results"
     done = run(zoo, "bench", "--config", "config", "--expids", "SSR_test", "--seeds", "1,2", "--out", "results")
@@ -167,6 +175,7 @@ def _children(pid):
         return []
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal is Linux's")
 def test_killed_benchmark_takes_its_run_with_it(zoo):
     edit(zoo, epochs=200, early_stop_patience=200)
@@ -248,6 +257,7 @@ def test_bad_numeric_value_is_named_with_its_column(zoo, value, fragment):
     assert_named_error(run(zoo, "run", "--expid", "SSR_test"), f"{TRAIN_CSV}, column 'f12': {fragment}")
 
 
+@pytest.mark.slow
 def test_numeric_column_with_empty_cells_trains(zoo):
     make_f12_numeric(zoo)
     edit_split(zoo, "train", edit_line(7, lambda cells: cells[:-1] + [""]))  # fuxictr's missing value
@@ -264,6 +274,7 @@ def test_compressed_csv_is_named(zoo):
                        f"{TRAIN_CSV}.gz is compressed; raw csv is read as plain text")
 
 
+@pytest.mark.slow
 def test_truncated_gzip_source_is_named_by_data_prepare(tmp_path):
     from test_prepare import FRAPPE_LINES
     source = tmp_path / "afn"
@@ -287,6 +298,7 @@ def test_split_with_one_class_is_named_before_training(zoo, split):
     assert "Epoch=1" not in done.stderr
 
 
+@pytest.mark.slow
 def test_ids_beyond_the_feature_maps_vocabulary_are_named(zoo):
     assert run(zoo, "run", "--expid", "SSR_test").returncode == 0
     path = zoo.parent.parent / "data" / "tiny_synthetic" / "feature_map.json"
@@ -297,6 +309,7 @@ def test_ids_beyond_the_feature_maps_vocabulary_are_named(zoo):
                        "outside [0, 3) of its feature map's vocab_size", line=-1)
 
 
+@pytest.mark.slow
 def test_a_raw_csv_replaced_after_its_store_was_built_rebuilds_it(zoo):
     assert run(zoo, "run", "--expid", "SSR_test").returncode == 0
     edit_split(zoo, "train", lambda lines: lines[:2001])  # half the rows: another file
@@ -308,8 +321,9 @@ def test_a_raw_csv_replaced_after_its_store_was_built_rebuilds_it(zoo):
     assert "changed (size or mtime)" not in again.stderr and "Stored" not in again.stderr
 
 
-def test_sparsity_checkpoint_of_another_experiment_or_not_a_checkpoint_is_named(zoo):
-    assert run(zoo, "run", "--expid", "SSR_test").returncode == 0
+@pytest.mark.slow
+def test_sparsity_checkpoint_of_another_experiment_or_not_a_checkpoint_is_named(trained_zoo):
+    zoo = trained_zoo
     checkpoint = "checkpoints/tiny_synthetic/SSR_test.model"
     done = run(zoo, "sparsity", "--expid", "SSR_S_test", "--checkpoint", checkpoint)
     assert_named_error(done, f"--checkpoint: '{checkpoint}' does not fit experiment 'SSR_S_test'",
@@ -325,6 +339,7 @@ def _metrics(out):
                                        "threads")} for seed, row in rows.items()}
 
 
+@pytest.mark.slow
 def test_a_killed_and_resumed_benchmark_gives_the_uninterrupted_metrics(zoo):
     edit(zoo, epochs=3, early_stop_patience=5)
     args = ["bench", "--config", "config", "--expids", "SSR_test", "--seeds", "1,2", "--threads", "2"]
@@ -348,6 +363,7 @@ def test_a_killed_and_resumed_benchmark_gives_the_uninterrupted_metrics(zoo):
     assert {row["threads"] for row in _metrics(zoo / "whole").values()} == {"2"}
 
 
+@pytest.mark.slow
 def test_a_run_killed_while_building_its_h5_store_rebuilds_it_next_time(tmp_path):
     from fuxictr_ssr.data import SyntheticSpec
     from helpers import generated_experiment
@@ -370,6 +386,7 @@ def test_a_run_killed_while_building_its_h5_store_rebuilds_it_next_time(tmp_path
     assert (store / "feature_map.json").exists() and not list(store.glob("*.tmp"))
 
 
+@pytest.mark.slow
 def test_two_runs_sharing_a_data_folder_build_its_store_once(tmp_path):
     from fuxictr_ssr.data import SyntheticSpec
     from fuxictr_ssr.safe_files import exclusive
@@ -388,11 +405,12 @@ def test_two_runs_sharing_a_data_folder_build_its_store_once(tmp_path):
     assert sum(len(re.findall(r"Stored \d+ rows in .*train\.h5", text)) for text in errors) == 1
 
 
+@pytest.mark.slow
 def test_a_second_run_of_an_expid_in_progress_is_refused_before_it_starts(zoo):
     from fuxictr_ssr.safe_files import claimed
     run_files = zoo / "checkpoints" / "tiny_synthetic"
     with claimed(str(run_files / "SSR_test.log"), "the test's hold"):  # what a run in progress holds
-        refused = run(zoo, "run", "--expid", "SSR_test")
+        refused = run_process(zoo, "run", "--expid", "SSR_test")
     assert_named_error(refused, "expid 'SSR_test' (its checkpoint and log) is in use by another running process",
                        "SSR_test.log")
     assert (run_files / "SSR_test.log").read_text() == ""  # refused before any work
@@ -401,6 +419,7 @@ def test_a_second_run_of_an_expid_in_progress_is_refused_before_it_starts(zoo):
     assert sorted(os.listdir(run_files)) == ["SSR_test.log", "SSR_test.model"]  # no lock or temporary left
 
 
+@pytest.mark.slow
 def test_an_ssr_s_view_wider_than_its_input_is_a_warning(zoo):
     edit(zoo, "SSR_S_test", view_dims=[64, 16])  # 12 fields x 4 = 48 inputs
     done = run(zoo, "run", "--expid", "SSR_S_test")
@@ -409,6 +428,7 @@ def test_an_ssr_s_view_wider_than_its_input_is_a_warning(zoo):
     assert "SSR layer 2" not in done.stderr  # 4 x 64 = 256 inputs there
 
 
+@pytest.mark.slow
 def test_the_device_is_logged_and_an_absent_gpu_is_a_warning(zoo):
     import torch
     done = run(zoo, "run", "--expid", "SSR_test", "--gpu", "0")
@@ -420,6 +440,7 @@ def test_the_device_is_logged_and_an_absent_gpu_is_a_warning(zoo):
         assert "Device: cpu (model class fuxictr_ssr.models.ssr.SSR)" in done.stderr
 
 
+@pytest.mark.slow
 def test_log_to_console_epochs_prints_one_line_per_epoch_and_nothing_else(zoo):
     edit(zoo, epochs=3, early_stop_patience=5, log_to_console="epochs")
     done = run(zoo, "run", "--expid", "SSR_test")

@@ -122,6 +122,7 @@ def test_kkbox_processor_expressions():
     assert ages.select(processor.bucketize_age("bd").alias("bd"))["bd"].to_list() == ["1", "1", "2", "6", "7", "7", ""]
 
 
+@pytest.mark.slow
 def test_criteo_like_generator_shape_and_teacher(tmp_path):
     from sklearn.metrics import roc_auc_score
     from fuxictr_ssr.data.criteo_like import CriteoLikeSpec, generate, write_splits

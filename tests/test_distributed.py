@@ -13,7 +13,6 @@ import torch.multiprocessing as mp
 
 from fuxictr_ssr import distributed
 from fuxictr_ssr.data import ColumnarDataLoader
-from fuxictr_ssr.data.dataset import make_loaders, prepare_data
 from fuxictr_ssr.registry import create_model, list_models
 from fuxictr_ssr.experiment import Experiment
 from helpers import categorical_feature_map
@@ -42,6 +41,7 @@ def dnn_zoo(tmp_path):
     return zoo
 
 
+@pytest.mark.slow
 def test_two_processes_train_once_and_report_the_checkpoints_metrics(dnn_zoo, monkeypatch):
     done = torchrun(["run_expid.py", "--expid", "DNN_ddp", "--gpu", "-1"], cwd=dnn_zoo)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -59,10 +59,10 @@ def test_two_processes_train_once_and_report_the_checkpoints_metrics(dnn_zoo, mo
     monkeypatch.chdir(dnn_zoo)
     experiment = Experiment.load("config", "DNN_ddp")
     params, model_class = experiment.params, experiment.model_class
-    feature_map = prepare_data(params)
+    feature_map, paths = experiment.data.prepare()
     model = model_class(feature_map, **params)
     model.load_weights(model.checkpoint)
-    single = model.evaluate(make_loaders(feature_map, params, "test"))
+    single = model.evaluate(experiment.data.loaders(feature_map, paths, "test"))
     assert single["AUC"] == pytest.approx(reported["AUC"], abs=1e-6)
     assert single["logloss"] == pytest.approx(reported["logloss"], abs=1e-6)
 
@@ -101,6 +101,7 @@ def _small(model_name):
     return model
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model_name", list_models())
 def test_every_registered_model_trains_under_ddp(tmp_path, model_name):
     """DDP needs every parameter to get a gradient each step (else it raises on the next one)."""
@@ -111,6 +112,7 @@ def test_every_registered_model_trains_under_ddp(tmp_path, model_name):
     assert os.path.getsize(tmp_path / "out.pt") > 0
 
 
+@pytest.mark.slow
 def test_ddp_steps_on_two_ranks_equal_steps_on_the_combined_batch(tmp_path):
     generator = torch.Generator().manual_seed(3)
     batch = {f"f{i:02d}": torch.randint(1, 9, (64,), generator=generator) for i in range(1, 7)}
@@ -128,6 +130,7 @@ def test_ddp_steps_on_two_ranks_equal_steps_on_the_combined_batch(tmp_path):
     assert moved > 0  # the step changed the weights
 
 
+@pytest.mark.slow
 def test_a_failing_rank_ends_the_job_with_its_error(dnn_zoo):
     (dnn_zoo / "src").mkdir()
     (dnn_zoo / "src" / "__init__.py").write_text("from .RankOneFails import RankOneFails\n")
@@ -173,6 +176,7 @@ def test_batch_size_must_divide_over_processes():
         distributed.per_rank_batch_size(100, 3)
 
 
+@pytest.mark.slow
 def test_bench_runs_each_experiment_in_two_processes(tmp_path):
     from fuxictr_ssr.bench import run_benchmark
     from fuxictr_ssr.records import read_results
@@ -188,6 +192,7 @@ def _test_metrics(result_line):
     return {k: float(v) for k, v in (part.split(": ") for part in result_line.split("[test] ")[1].split(" - "))}
 
 
+@pytest.mark.slow
 def test_two_processes_reproduce_the_one_process_metrics_without_batch_norm(dnn_zoo):
     """The README's claim: on CPU, a BatchNorm-free config trained in 2 processes (half of every
     global batch each) gives the 1-process metrics up to float rounding."""

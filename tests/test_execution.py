@@ -70,6 +70,7 @@ def test_the_feature_major_ssr_is_the_same_model(expid, tmp_path):
     assert_same_function(model.eval(), reference.eval(), batch())
 
 
+@pytest.mark.slow
 def test_a_compiled_model_keeps_its_names_outputs_and_checkpoints(tmp_path, caplog):
     reference = randomise(build("SSR_test", tmp_path))
     with caplog.at_level(logging.INFO):
@@ -85,6 +86,7 @@ def test_a_compiled_model_keeps_its_names_outputs_and_checkpoints(tmp_path, capl
     assert_same_function(eager.eval(), model.eval(), batch())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("expid", ["SSR_test", "SSR_S_test"])
 def test_bf16_runs_the_tower_in_bf16_and_returns_fp32(expid, tmp_path):
     reference = randomise(build(expid, tmp_path)).eval()
@@ -98,6 +100,7 @@ def test_bf16_runs_the_tower_in_bf16_and_returns_fp32(expid, tmp_path):
     assert 0 < gap < 0.05 * logit_ref.abs().max().item()
 
 
+@pytest.mark.slow
 def test_the_result_row_and_log_say_how_the_run_executed(tmp_path):
     spec = SyntheticSpec(num_rows=1500, num_fields=6, num_informative=2, num_interactions=1, vocab_size=8, seed=3)
     suite = generated_experiment(tmp_path, {"DNN_fast": {"model": "DNN", "hidden_units": [16], "compile": True,

@@ -1,8 +1,10 @@
-"""benchmarks/paper_table.py: the paper's Table 4-5 beside a paper_experiments bench."""
+"""benchmarks/paper_table.py: the paper's Table 4-5 beside a bench of experiments/<dataset>/paper."""
 import csv
 import os
 import subprocess
 import sys
+
+import pytest
 
 SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks", "paper_table.py")
 
@@ -14,6 +16,7 @@ def write_results(path, rows):
         writer.writerows(rows)
 
 
+@pytest.mark.slow
 def test_rows_get_means_changes_welch_p_zeros_and_the_paper_sign(tmp_path):
     path = tmp_path / "results.csv"
     full = [0.9840, 0.9842, 0.9844]
@@ -32,6 +35,7 @@ def test_rows_get_means_changes_welch_p_zeros_and_the_paper_sign(tmp_path):
     assert "| not run |" in lines["Table 4: dropout instead of the filter"]
 
 
+@pytest.mark.slow
 def test_results_without_full_ssr_d_or_columns_are_named(tmp_path):
     path = tmp_path / "results.csv"
     write_results(path, [{"expid": "SSR_D_topk_x", "seed": 0, "test_AUC": 0.98, "ics_zeros": ""}])
@@ -42,6 +46,7 @@ def test_results_without_full_ssr_d_or_columns_are_named(tmp_path):
     assert done.returncode != 0 and "no column 'expid'" in done.stderr and "Traceback" not in done.stderr
 
 
+@pytest.mark.slow
 def test_a_rerun_adds_its_zeros_to_the_same_run_and_a_changed_auc_is_listed(tmp_path):
     first, rerun = tmp_path / "first.csv", tmp_path / "rerun.csv"
     write_results(first, [{"expid": "SSR_D_full_x", "seed": s, "test_AUC": a, "ics_zeros": ""}

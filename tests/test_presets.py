@@ -11,7 +11,8 @@ from helpers import categorical_feature_map
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PRESETS = ("SSR_D_paper", "SSR_D_repo", "SSR_S_repo", "SSR_D_text")
-FOLDERS = sorted(os.listdir(os.path.join(REPO_ROOT, "benchmark_configs")))
+FOLDERS = sorted(name for name in os.listdir(os.path.join(REPO_ROOT, "benchmark_configs"))
+                 if os.path.isdir(os.path.join(REPO_ROOT, "benchmark_configs", name)))
 ZOO = os.path.join(REPO_ROOT, "model_zoo", "SSR", "config")
 # Backbone = everything but the embedding tables and the embedding normalisation. Sources: the
 # paper's Table 3 (SSR-D 0.97M Avazu 23 fields, 1.23M Criteo 39, 0.89M Ali-CCP 18) reproduced

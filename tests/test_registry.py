@@ -152,6 +152,7 @@ def test_every_option_of_every_command_says_what_it_does():
     assert "(default: 2021)" in " ".join(bench_help.split())
 
 
+@pytest.mark.slow
 def test_version_names_the_plugin_and_fuxictr():
     done = subprocess.run([sys.executable, "-m", "fuxictr_ssr", "--version"], capture_output=True, text=True)
     assert done.returncode == 0 and re.fullmatch(r"fuxictr-ssr \S+ \(fuxictr \S+\)\n", done.stdout)

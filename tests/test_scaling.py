@@ -29,6 +29,7 @@ def test_width_search_finds_the_smallest_width_reaching_the_target(suite):
     assert with_width("DNN", base, width)["hidden_units"] == [width, width]  # depth kept
 
 
+@pytest.mark.slow
 def test_sweep_writes_csv_and_plot(suite, tmp_path):
     out = str(tmp_path / "scaling")
     table = run_scaling(suite, ["DNN", "SSR_D"], [2000, 8000], [1], out, log=lambda m: None)

@@ -6,11 +6,14 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks", "speed.py")
 NUMBER = r"[\d,]+(?:\.\d+)?"
 RATIO = r"\d+\.\d\d \(\d+\.\d\d-\d+\.\d\d\)"
 
 
+@pytest.mark.slow
 def test_quick_mode_reports_every_family_mode_target_filter_and_ics_overhead(tmp_path):
     out = tmp_path / "speed.md"
     subprocess.run([sys.executable, SCRIPT, "--quick", "--threads", "1", "--modes", "eager,compiled+bf16",
@@ -37,6 +40,7 @@ def test_quick_mode_reports_every_family_mode_target_filter_and_ics_overhead(tmp
     assert "Command: `python benchmarks/speed.py --quick" in report
 
 
+@pytest.mark.slow
 def test_unknown_mode_is_named_before_any_timing():
     result = subprocess.run([sys.executable, SCRIPT, "--quick", "--modes", "eager,fast"],
                             capture_output=True, text=True, timeout=120)

@@ -35,6 +35,7 @@ def search_rows(out):
     return read_results(os.path.join(out, "search", "results.csv"))
 
 
+@pytest.mark.slow
 def test_grid_search_selects_on_validation_and_reruns_the_chosen_point(base, tmp_path):
     out = str(tmp_path / "tuned")
     trials, chosen = tune.run_tune(write_tuner(tmp_path, base), out_dir=out, seeds=[1, 2], log=lambda m: None,
@@ -79,6 +80,7 @@ def test_choose_uses_validation_and_the_monitor_mode_never_test():
     assert tune.choose(rows, {"AUC": 1, "logloss": -1}, "max")["expid"] == "c"  # 0.25 > 0.20, 0.20
 
 
+@pytest.mark.slow
 def test_an_interrupted_search_resumes_without_duplicates(base, tmp_path):
     out, messages = str(tmp_path / "tuned"), []
     tuner = write_tuner(tmp_path, base)
@@ -97,6 +99,7 @@ def test_an_interrupted_search_resumes_without_duplicates(base, tmp_path):
     assert not os.path.exists(os.path.join(out, "final"))
 
 
+@pytest.mark.slow
 def test_max_trials_draws_the_same_seeded_subset_every_time(base, tmp_path):
     assert tune.draw_trials(10, 3, 2021) == tune.draw_trials(10, 3, 2021) == sorted(tune.draw_trials(10, 3, 2021))
     assert tune.draw_trials(10, 3, 2021) != tune.draw_trials(10, 3, 7) and tune.draw_trials(4, 9, 1) == [0, 1, 2, 3]
@@ -108,6 +111,7 @@ def test_max_trials_draws_the_same_seeded_subset_every_time(base, tmp_path):
     assert "tuned: 2 trials" in open(os.path.join(out, "chosen", "model_config.yaml")).read()
 
 
+@pytest.mark.slow
 def test_tpe_runs_the_budget_of_distinct_trials_and_resumes(base, tmp_path):
     pytest.importorskip("optuna")
     out = str(tmp_path / "tuned")
@@ -157,6 +161,7 @@ def test_unsupported_monitor_and_budget_are_named(base, tmp_path):
         tune.run_tune(tuner, out_dir=str(tmp_path / "out"))
 
 
+@pytest.mark.slow
 def test_a_leaderboard_over_several_folders_says_how_each_was_tuned(base, tmp_path):
     other = tmp_path / "other"
     other.mkdir()

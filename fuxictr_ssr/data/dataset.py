@@ -1,5 +1,5 @@
-"""The data path of one experiment: where its splits are, whether they need preprocessing, and
-which loader reads them.
+"""The data path of one experiment (:class:`DataPlan`): where its splits are, whether they need
+preprocessing, and which loader reads them.
 
 Raw splits are preprocessed once into ``<data_root>/<dataset_id>/`` (``feature_map.json`` plus the
 encoded splits) and reused while that folder holds them and the raw files keep the size and mtime
@@ -28,61 +28,6 @@ RAW_SOURCES_FILE = "raw_sources.json"
 DATA_LOADERS = {"columnar": ColumnarDataLoader, "streaming": StreamingH5Loader, "fuxictr": None}
 
 
-def data_dir(params):
-    return os.path.join(params["data_root"], params["dataset_id"])
-
-
-def feature_map_path(params):
-    return os.path.join(data_dir(params), "feature_map.json")
-
-
-def _h5_store_paths(params):
-    """Where the h5 build puts each split given as raw csv (None for splits given as h5)."""
-    return {key: None if is_h5_path(params[key]) else os.path.join(data_dir(params), key.split("_")[0] + ".h5")
-            for key in SPLIT_KEYS if params.get(key)}
-
-
-def _h5_needs_build(params):
-    paths = _h5_store_paths(params)
-    return not os.path.isfile(feature_map_path(params)) or any(
-        path is not None and not os.path.isfile(path) for path in paths.values())
-
-
-def check_dataset(params):
-    """Check the loader, the feature processor and the data files of ``params`` (a dataset block
-    merged into an experiment); raise ``ValueError`` naming the key or file. Reads no data."""
-    if params["data_loader"] not in DATA_LOADERS:
-        raise ValueError(f"data_loader: expected one of {', '.join(DATA_LOADERS)}, got {params['data_loader']!r}")
-    if params["data_loader"] == "streaming" and data_format(params) != "h5":
-        raise ValueError(f"data_loader: 'streaming' reads h5 data; data_format is {data_format(params)!r}")
-    import_object(params["feature_processor"], "feature_processor")
-    check_data_files(params)
-
-
-def check_data_files(params):
-    """Raise ``ValueError`` naming the first data file that is missing, and where to get it."""
-    if data_format(params) == "h5":
-        if not _h5_needs_build(params):
-            return  # stored (or given) h5 splits: the loaders check them
-        if not all(_h5_store_paths(params).values()):
-            raise ValueError(f"data_format h5: the h5 splits need their feature map, {feature_map_path(params)!r} "
-                             "(FuxiCTR 1.x or 2.x format), which was not found")
-    elif data_format(params) in RAW_DATA_FORMATS:
-        if os.path.isfile(feature_map_path(params)):
-            return  # already preprocessed; the loader checks the processed splits
-    elif not os.path.isfile(feature_map_path(params)):
-        raise ValueError(f"data_format {data_format(params)} needs a preprocessed folder: "
-                         f"{feature_map_path(params)!r} not found")
-    for key in SPLIT_KEYS:
-        path = params.get(key)
-        if path and not glob.glob(path):
-            hint = params.get("data_source")
-            raise ValueError(
-                f"{key}: data file {path!r} of dataset {params['dataset_id']!r} not found"
-                + (f"; get it from {hint}" if hint else "")
-                + " (paths are relative to the folder the command runs in; set data paths in the dataset config)")
-
-
 def relocate_data_root(params, data_root):
     """Point the dataset at ``data_root``: it replaces ``data_root`` and that prefix of the split paths."""
     old_root = os.path.normpath(params["data_root"])
@@ -101,109 +46,148 @@ def import_object(dotted_path, key):
         raise ValueError(f"{key}: cannot import {dotted_path!r} (expected 'package.module.ClassName')") from None
 
 
-def _raw_files(params):
-    """``{split key: [[path, size, mtime_ns], ...]}`` of the raw files the splits name."""
-    found = {}
-    for key in SPLIT_KEYS:
-        path = params.get(key)
-        if path and not is_h5_path(path):
-            files = sorted(glob.glob(os.path.join(path, "*") if os.path.isdir(path) else path))
-            found[key] = [[os.path.abspath(f), os.path.getsize(f), os.stat(f).st_mtime_ns] for f in files]
-    return found
+class DataPlan:
+    """One experiment's data path, worked out once from its params (which it reads, never edits):
+    the format, the store folder ``<data_root>/<dataset_id>/``, each split's given path and, for
+    ``h5``, the store it is built into; whether this run preprocesses, and into which files.
 
+    ``check()`` names a bad loader, processor or missing file without reading data;
+    ``check_raw()`` scans the raw files a build is about to read; ``prepare()`` builds (once, under
+    the folder's lock) and returns the feature map and the paths the loaders read; ``loaders()``
+    makes them.
+    """
 
-def _stale_split(params, raw_files):
-    """The split key whose raw files changed (size or mtime) since the store was built, or None."""
-    manifest = os.path.join(data_dir(params), RAW_SOURCES_FILE)
-    if not (os.path.isfile(manifest) and os.path.isfile(feature_map_path(params))):
-        return None
-    with open(manifest) as handle:
-        recorded = json.load(handle)
-    return next((key for key, files in raw_files.items() if files and files != recorded.get(key)), None)
+    def __init__(self, params):
+        self.params = params
+        self.format = data_format(params)
+        self.folder = os.path.join(params["data_root"], params["dataset_id"])
+        self.feature_map_path = os.path.join(self.folder, "feature_map.json")
+        self.given = {key: params[key] for key in SPLIT_KEYS if params.get(key)}
+        # h5: each raw split is built into <folder>/<split>.h5; a split given as h5 is read as it is
+        self.stores = {key: None if is_h5_path(path) else os.path.join(self.folder, key.split("_")[0] + ".h5")
+                       for key, path in self.given.items()} if self.format == "h5" else {}
+        given_stores = self.format == "h5" and not all(self.stores.values())
+        self.preprocesses = (self.format in RAW_DATA_FORMATS + ("h5",) and not given_stores
+                             and not preprocessed_parquet(params))
 
+    def check(self):
+        """Raise ``ValueError`` naming the loader, feature processor or first missing data file
+        (and where to get it). Reads no data."""
+        loader = self.params["data_loader"]
+        if loader not in DATA_LOADERS:
+            raise ValueError(f"data_loader: expected one of {', '.join(DATA_LOADERS)}, got {loader!r}")
+        if loader == "streaming" and self.format != "h5":
+            raise ValueError(f"data_loader: 'streaming' reads h5 data; data_format is {self.format!r}")
+        import_object(self.params["feature_processor"], "feature_processor")
+        if self.format == "h5":
+            if not self._store_missing():
+                return  # stored (or given) h5 splits: the loaders check them
+            if not self.preprocesses:
+                raise ValueError(f"data_format h5: the h5 splits need their feature map, {self.feature_map_path!r} "
+                                 "(FuxiCTR 1.x or 2.x format), which was not found")
+        elif self.format in RAW_DATA_FORMATS:
+            if os.path.isfile(self.feature_map_path):
+                return  # already preprocessed; the loader checks the processed splits
+        elif not os.path.isfile(self.feature_map_path):
+            raise ValueError(f"data_format {self.format} needs a preprocessed folder: "
+                             f"{self.feature_map_path!r} not found")
+        for key, path in self.given.items():
+            if not glob.glob(path):
+                hint = self.params.get("data_source")
+                raise ValueError(
+                    f"{key}: data file {path!r} of dataset {self.params['dataset_id']!r} not found"
+                    + (f"; get it from {hint}" if hint else "")
+                    + " (paths are relative to the folder the command runs in; set data paths in the dataset config)")
 
-def _builds(params):
-    """Whether :func:`prepare_data` will preprocess raw files (none stored yet, or stale)."""
-    if data_format(params) not in RAW_DATA_FORMATS + ("h5",):
-        return False
-    if data_format(params) == "h5" and not all(_h5_store_paths(params).values()):
-        return False  # given h5 splits
-    missing = _h5_needs_build(params) if data_format(params) == "h5" else not os.path.isfile(feature_map_path(params))
-    return missing or _stale_split(params, _raw_files(params)) is not None
+    def _store_missing(self):
+        """Whether the feature map, or an h5 store to build, is not there yet."""
+        return not os.path.isfile(self.feature_map_path) or any(
+            path is not None and not os.path.isfile(path) for path in self.stores.values())
 
+    def raw_files(self):
+        """``{split key: [[path, size, mtime_ns], ...]}`` of the raw files a build reads."""
+        found = {}
+        for key, path in self.given.items():
+            if self.preprocesses and not is_h5_path(path):
+                files = sorted(glob.glob(os.path.join(path, "*") if os.path.isdir(path) else path))
+                found[key] = [[os.path.abspath(f), os.path.getsize(f), os.stat(f).st_mtime_ns] for f in files]
+        return found
 
-def check_raw_data(params):
-    """Check the raw csv files that :func:`prepare_data` is about to preprocess (see
-    :mod:`fuxictr_ssr.data.raw_check`); a stored dataset is not read again."""
-    if data_format(params) in ("csv", "h5") and _builds(params):
-        check_raw_splits(params)
+    def stale_split(self, raw_files):
+        """The split key whose raw files changed (size or mtime) since the store was built, or None."""
+        manifest = os.path.join(self.folder, RAW_SOURCES_FILE)
+        if not (os.path.isfile(manifest) and os.path.isfile(self.feature_map_path)):
+            return None
+        with open(manifest) as handle:
+            recorded = json.load(handle)
+        return next((key for key, files in raw_files.items() if files and files != recorded.get(key)), None)
 
+    def needs_build(self):
+        """Whether :meth:`prepare` will preprocess raw files (none stored yet, or stale)."""
+        return self.preprocesses and (self._store_missing() or self.stale_split(self.raw_files()) is not None)
 
-def prepare_data(params):
-    """Preprocess raw data (unless done before, from the same files; :func:`check_raw_data` first)
-    and point the split paths at the stored splits; return the FeatureMap."""
-    from fuxictr.features import FeatureMap
-    from fuxictr.preprocess import build_dataset
+    def check_raw(self):
+        """Scan the raw csv files a build is about to read (:mod:`fuxictr_ssr.data.raw_check`); a
+        stored dataset is not read again."""
+        if self.format in ("csv", "h5") and self.needs_build():
+            check_raw_splits(self.params)
 
-    builds = data_format(params) in RAW_DATA_FORMATS + ("h5",)
-    # A second process finds the lock held, waits, and then sees the finished store; a folder of
-    # given stores (preprocessed parquet, h5 splits) is never built into, so it gets no lock file
-    builds_here = builds and not preprocessed_parquet(params) and (
-        data_format(params) != "h5" or all(_h5_store_paths(params).values()))
-    with exclusive(data_dir(params)) if builds_here else contextlib.nullcontext():
-        raw_files = _raw_files(params) if builds else {}
-        stale = _stale_split(params, raw_files)
-        if stale:
-            logging.warning("%s: %s changed (size or mtime) since %s was built from it; rebuilding", stale,
-                            params[stale], data_dir(params))
-            os.remove(feature_map_path(params))
-        built = False
-        if data_format(params) == "h5":
-            if _h5_needs_build(params):
-                build_h5_dataset(_make_processor(params), params)
-                built = True
-            for key, stored in _h5_store_paths(params).items():
-                params[key] = stored or params[key]
-        elif data_format(params) in RAW_DATA_FORMATS and not preprocessed_parquet(params):
-            built = not os.path.isfile(feature_map_path(params))
-            params["train_data"], params["valid_data"], params["test_data"] = build_dataset(_make_processor(params), **params)
-        if built and any(raw_files.values()):
-            write_json(os.path.join(data_dir(params), RAW_SOURCES_FILE), raw_files)
-    feature_map = FeatureMap(params["dataset_id"], data_dir(params))
-    return load_feature_map(feature_map, feature_map_path(params), params)
+    def prepare(self):
+        """Preprocess raw data unless done before from the same files (:meth:`check_raw` first);
+        return ``(feature_map, paths)``, ``paths`` the split files the loaders read. A second
+        process finds the folder's lock held, waits, then sees the finished store."""
+        from fuxictr.features import FeatureMap
+        from fuxictr.preprocess import build_dataset
 
+        with exclusive(self.folder) if self.preprocesses else contextlib.nullcontext():
+            raw_files = self.raw_files()
+            stale = self.stale_split(raw_files)
+            if stale:
+                logging.warning("%s: %s changed (size or mtime) since %s was built from it; rebuilding", stale,
+                                self.given[stale], self.folder)
+                os.remove(self.feature_map_path)
+            built, paths = self.preprocesses and self._store_missing(), dict(self.given)
+            if self.format == "h5":
+                if built:
+                    build_h5_dataset(self._processor(), self.params)
+                paths.update({key: store for key, store in self.stores.items() if store})
+            elif self.preprocesses:
+                stored = build_dataset(self._processor(), **self.params)
+                paths.update(zip(SPLIT_KEYS, stored))
+            if built and any(raw_files.values()):
+                write_json(os.path.join(self.folder, RAW_SOURCES_FILE), raw_files)
+        feature_map = FeatureMap(self.params["dataset_id"], self.folder)
+        return load_feature_map(feature_map, self.feature_map_path, self.params), paths
 
-def check_evaluable_splits(feature_map, params):
-    """AUC needs both classes in each split it is computed on (valid every epoch, test at the end):
-    check that before training instead of failing after the first epoch or after the last."""
-    monitor = params.get("monitor", "")
-    names = list(params.get("metrics", [])) + list(monitor if isinstance(monitor, dict) else [monitor])
-    if not any("AUC" in str(name) for name in names):
-        return
-    for key in ("valid_data", "test_data"):
-        if not params.get(key):
-            continue
-        for label, values in split_labels(feature_map, params[key]).items():
-            classes = np.unique(values)
-            if len(classes) < 2:
-                raise ValueError(f"{key}: {params[key]}: label {label!r} is {classes.tolist()} in all {len(values)} "
-                                 "rows; AUC (in metrics or monitor) needs both classes in this split")
+    def _processor(self):
+        return import_object(self.params["feature_processor"], "feature_processor")(**self.params)
 
+    def check_evaluable(self, feature_map, paths):
+        """AUC needs both classes in each split it is computed on (valid every epoch, test at the
+        end): check that before training instead of failing after the first epoch or the last."""
+        monitor = self.params.get("monitor", "")
+        names = list(self.params.get("metrics", [])) + list(monitor if isinstance(monitor, dict) else [monitor])
+        if not any("AUC" in str(name) for name in names):
+            return
+        for key in ("valid_data", "test_data"):
+            if not paths.get(key):
+                continue
+            for label, values in split_labels(feature_map, paths[key]).items():
+                classes = np.unique(values)
+                if len(classes) < 2:
+                    raise ValueError(f"{key}: {paths[key]}: label {label!r} is {classes.tolist()} in all {len(values)} "
+                                     "rows; AUC (in metrics or monitor) needs both classes in this split")
 
-def _make_processor(params):
-    return import_object(params["feature_processor"], "feature_processor")(**params)
-
-
-def make_loaders(feature_map, params, stage):
-    """fuxictr's ``RankDataLoader`` with the configured loader class: ``(train, valid)`` for
-    ``stage="train"``, the test loader for ``stage="test"``."""
-    loader_params = dict(params)
-    loader_class = DATA_LOADERS[params["data_loader"]]
-    if loader_class is None:
-        loader_params.pop("data_loader")
-    else:
-        loader_params["data_loader"] = loader_class
-    return rank_data_loaders(feature_map, stage, **loader_params)
+    def loaders(self, feature_map, paths, stage):
+        """fuxictr's ``RankDataLoader`` with the configured loader class over ``paths``:
+        ``(train, valid)`` for ``stage="train"``, the test loader for ``stage="test"``."""
+        loader_params = {**self.params, **paths}
+        loader_class = DATA_LOADERS[self.params["data_loader"]]
+        if loader_class is None:
+            loader_params.pop("data_loader")
+        else:
+            loader_params["data_loader"] = loader_class
+        return rank_data_loaders(feature_map, stage, **loader_params)
 
 
 def feature_map_from_config(params, vocab_size=7):
