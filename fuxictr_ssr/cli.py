@@ -147,6 +147,22 @@ def command_synth(args):
     print("\n".join(paths.values()))
 
 
+def command_synth_criteo_raw(args):
+    from .data.criteo_raw import RawCriteoSpec, write_raw_criteo
+    print(write_raw_criteo(RawCriteoSpec(num_rows=args.rows, seed=args.seed), args.out))
+
+
+def row_count(text):
+    """A row count written as an integer or in float notation (``1e6``, ``45840617``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a row count such as 1000000 or 1e6, got {text!r}") from None
+    if value != int(value) or value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number of rows, got {text!r}")
+    return int(value)
+
+
 def command_synth_criteo(args):
     from .data.criteo_like import CriteoLikeSpec, write_splits
     paths = write_splits(CriteoLikeSpec(num_rows=args.rows, seed=args.seed), args.out)
@@ -259,6 +275,11 @@ def build_parser():
     synth_criteo.add_argument("--rows", type=int, default=2_000_000, help="rows over the three splits")
     synth_criteo.add_argument("--seed", type=int, default=2026, help="generator seed")
     synth_criteo.set_defaults(handler=command_synth_criteo)
+    raw = data_commands.add_parser("synth-criteo-raw", help="write Criteo's raw Kaggle train.txt layout, generated")
+    raw.add_argument("--out", required=True, help="the file to write, e.g. data/raw/train.txt")
+    raw.add_argument("--rows", type=row_count, required=True, help="rows, up to 45840617 (the Kaggle file's)")
+    raw.add_argument("--seed", type=int, default=2026, help="generator seed")
+    raw.set_defaults(handler=command_synth_criteo_raw)
     prepare = data_commands.add_parser("prepare", help="write the csvs a benchmark folder expects")
     prepare.add_argument("dataset", help="benchmark dataset, e.g. Frappe_x1, Criteo_x4_001")
     prepare.add_argument("--source", required=True, help="folder (or file) with the downloaded data")
