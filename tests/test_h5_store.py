@@ -243,3 +243,14 @@ def test_required_columns_follow_preprocess_arguments():
             {"name": "weekday", "type": "categorical", "preprocess": "convert_weekday(hour)"},
             {"name": ["a", "b"], "type": "categorical"}, {"name": "off", "active": False, "type": "categorical"}]
     assert required_raw_columns(cols, [{"name": "click"}]) == ["hour", "a", "b", "click"]
+
+
+def test_csv_chunks_read_every_row_once_in_order(built):
+    import polars as pl
+    from fuxictr_ssr.data.h5_store import csv_chunks
+    params, _, _ = built
+    dtypes = {"c1": str, "c2": str}
+    whole = pl.read_csv(params["train_data"], schema_overrides=dtypes)
+    chunks = list(csv_chunks(params["train_data"], ",", dtypes, chunk_rows=7))
+    assert len(chunks) == -(-len(whole) // 7) and all(len(chunk) == 7 for chunk in chunks[:-1])
+    assert pl.concat(chunks).equals(whole)

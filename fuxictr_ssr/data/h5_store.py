@@ -16,6 +16,8 @@ Reading understands three layouts:
   then the label), with 1.x's ``feature_map.json`` (``feature_specs`` instead of ``features``).
 """
 import glob
+import io
+import itertools
 import json
 import logging
 import os
@@ -65,9 +67,9 @@ def build_h5_dataset(processor, params, chunk_rows=CHUNK_ROWS):
     sources = {split: csv_files(params[f"{split}_data"]) for split in SPLITS if params.get(f"{split}_data")}
 
     logging.info("Fitting the feature processor on %s", sources["train"])
-    statistics_one_column_at_a_time(processor)
-    train = _preprocessed(processor, sources["train"], sep)
     fit_params = {k: v for k, v in params.items() if k in ("min_categr_count", "num_buckets")}
+    statistics_one_column_at_a_time(processor, fit_params.get("min_categr_count", 1))
+    train = _preprocessed(processor, sources["train"], sep)
     processor.fit(train, rebuild_dataset=True, **fit_params)
     os.remove(processor.json_file)  # re-written once every split is stored
     unsupported = [f"{name} ({spec.get('category_processor') or spec['type']})"
@@ -84,14 +86,21 @@ def build_h5_dataset(processor, params, chunk_rows=CHUNK_ROWS):
     return written
 
 
-def statistics_one_column_at_a_time(processor):
-    """Make fuxictr 2.3.10's statistics pass run its per-column queries one after another.
+def statistics_one_column_at_a_time(processor, min_categr_count=1):
+    """Make fuxictr 2.3.10's statistics pass run its per-column queries one after another, and
+    keep of each categorical column's counts only the values the vocabulary can take.
 
     It submits every column's query to polars at once, and the peak memory grows with the number
     of columns (the whole build peaked at 14.3 GB on the 2M-row, 39-column generated Criteo set);
     one at a time the same queries give the same statistics and the build peaked at 1.3 GB in about
-    the same time (``results/data_path.md``). 2.3.9 already fits column by column.
-    The override removes itself once used, so the fitted processor pickles as fuxictr's does.
+    the same time (``results/data_path.md``). It then holds every column's counts as Python dicts
+    until the fit ends: at Criteo's full size about 34M distinct raw values, several GB, almost all
+    below ``min_categr_count``. fuxictr's tokenizer keeps exactly the values counted at least
+    ``min_categr_count`` times (ordered by count, then value), so dropping the others as each
+    column is counted leaves the vocabulary as it was (``tests/test_h5_store.py``), and the
+    statistics then grow with the vocabulary, not with the raw values. 2.3.9 already fits column
+    by column. The override removes itself once used, so the fitted processor pickles as
+    fuxictr's does.
     """
     collect = getattr(processor, "_collect_statistics", None)
     if collect is None:
@@ -102,7 +111,12 @@ def statistics_one_column_at_a_time(processor):
         try:
             for column in columns:
                 processor.feature_cols = [column]
-                statistics.update(collect(train_ddf, meta_ddf))
+                found = collect(train_ddf, meta_ddf)
+                if column["type"] == "categorical" and "value_counts" in found.get(column["name"], {}):
+                    least = column.get("min_categr_count", min_categr_count)
+                    counts = found[column["name"]]["value_counts"]
+                    found[column["name"]]["value_counts"] = {v: n for v, n in counts.items() if n >= least}
+                statistics.update(found)
         finally:
             processor.feature_cols = columns
             del processor._collect_statistics
@@ -117,13 +131,25 @@ def _preprocessed(processor, files, sep):
     return processor.preprocess(pl.concat(frames) if len(frames) > 1 else frames[0])
 
 
+def csv_chunks(path, sep, dtypes, chunk_rows):
+    """The rows of a csv file (with a header line) as polars frames of ``chunk_rows`` rows, read
+    through a plain file handle: memory holds one chunk. (polars' own scan memory-maps the file,
+    so a process reading a split of tens of GB counts all of it as resident.)"""
+    import polars as pl
+    with open(path, "rb") as handle:
+        header = handle.readline()
+        while lines := list(itertools.islice(handle, chunk_rows)):
+            yield pl.read_csv(io.BytesIO(header + b"".join(lines)), separator=sep, schema_overrides=dtypes)
+
+
 def write_split(processor, files, out_path, sep=",", chunk_rows=CHUNK_ROWS):
     """Encode ``files`` chunk by chunk into ``out_path`` (written as ``.tmp``, renamed when done)."""
     tmp_path = out_path + ".tmp"
     rows = 0
     with h5py.File(tmp_path, "w") as store:
         for path in files:
-            for chunk in _preprocessed(processor, [path], sep).collect_batches(chunk_size=chunk_rows):
+            for raw in csv_chunks(path, sep, processor.dtype_dict, chunk_rows):
+                chunk = processor.preprocess(raw.lazy()).collect()
                 columns = encode_chunk(processor, chunk.to_pandas())
                 _append(store, columns)
                 rows += len(chunk)
