@@ -3,7 +3,8 @@
 fuxictr reads raw csv through polars, which is lenient where a user wants to know and strict where a
 user wants a sentence: a row with cells missing is filled with nulls without a word, text in a
 numeric column or a label ``yes`` stops the build with polars' parse error, and ``inf`` or a value
-beyond float32 (``1e300``) reaches the model as inf. Two lazy scans of each file find these first:
+beyond float32 (``1e300``) reaches the model as inf. Two passes over each file, in chunks of
+:data:`CHUNK_LINES` lines (memory holds one chunk, whatever the file's size), find these first:
 
 * every line holds as many separators as the header (lines with a quote character are skipped: a
   quoted cell may hold the separator);
@@ -12,6 +13,8 @@ beyond float32 (``1e300``) reaches the model as inf. Two lazy scans of each file
   (``fill_na``) and pass.
 """
 import glob
+import io
+import itertools
 import os
 import re
 from collections import OrderedDict
@@ -23,6 +26,30 @@ from ..config import SPLITS
 COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz", ".zip", ".zst")
 FLOAT32_MAX = 3.4028234663852886e38
 _ROW = "__row"
+CHUNK_LINES = 500_000
+
+
+def _chunks(path):
+    """``(number of lines before the chunk, header line, the chunk's lines joined)``, the header
+    excluded from the chunks, read through a plain file handle."""
+    with open(path, "rb") as handle:
+        header, before = handle.readline(), 1
+        while lines := list(itertools.islice(handle, CHUNK_LINES)):
+            yield before, header, b"".join(lines)
+            before += len(lines)
+
+
+def _first_of_chunks(path, chunk_results, tag_count):
+    """Merge per-chunk ``(rows, {tag: (n, row, value)})``: total rows, and per tag the count and
+    the first bad row (numbered over the whole file) with its value."""
+    rows, merged = 0, {tag: [0, None, None] for tag in range(tag_count)}
+    for chunk_rows, found in chunk_results:
+        for tag, (count, row, value) in found.items():
+            if count and merged[tag][1] is None:
+                merged[tag][1:] = [row, value]
+            merged[tag][0] += count
+        rows += chunk_rows
+    return rows, merged
 
 
 def required_raw_columns(feature_cols, label_cols):
@@ -74,15 +101,21 @@ def numeric_columns(feature_cols):
 
 
 def check_row_widths(path, key, sep, header):
-    lines = pl.scan_csv(path, has_header=False, separator="\x1f", quote_char=None, infer_schema=False,
-                        new_columns=["line"]).with_row_index(_ROW)
     cells = pl.col("line").fill_null("").str.count_matches(sep, literal=True) + 1
     ragged = (cells != len(header)) & ~pl.col("line").fill_null("").str.contains('"', literal=True)
-    found = lines.select(ragged.sum().alias("n"), pl.col(_ROW).filter(ragged).first().alias("row"),
-                         cells.filter(ragged).first().alias("cells")).collect().row(0, named=True)
-    if found["n"]:
-        raise ValueError(f"{key}: {path}, line {found['row'] + 1}: {found['cells']} cells where the header has "
-                         f"{len(header)} ({found['n']} such rows; a truncated or ragged file?)")
+
+    def chunk_result(before, body):
+        lines = pl.read_csv(io.BytesIO(body), has_header=False, separator="\x1f", quote_char=None,
+                            infer_schema=False, new_columns=["line"]).with_row_index(_ROW, offset=before + 1)
+        found = lines.select(ragged.sum().alias("n"), pl.col(_ROW).filter(ragged).first().alias("row"),
+                             cells.filter(ragged).first().alias("cells")).row(0, named=True)
+        return len(lines), {0: (found["n"], found["row"], found["cells"])}
+
+    _, merged = _first_of_chunks(path, (chunk_result(before, body) for before, _, body in _chunks(path)), 1)
+    count, line, width = merged[0]
+    if count:
+        raise ValueError(f"{key}: {path}, line {line}: {width} cells where the header has "
+                         f"{len(header)} ({count} such rows; a truncated or ragged file?)")
 
 
 def _first_bad(column, bad, tag):
@@ -91,7 +124,6 @@ def _first_bad(column, bad, tag):
 
 
 def check_values(path, key, sep, label_names, numeric_names):
-    frame = pl.scan_csv(path, separator=sep, infer_schema=False).with_row_index(_ROW)
     checks = {}  # (column, what is wrong) -> expression true on a bad cell
     for name in label_names:
         value = pl.col(name).cast(pl.Float64, strict=False)
@@ -103,17 +135,23 @@ def check_values(path, key, sep, label_names, numeric_names):
         checks[(name, "values that are not numbers (a numeric column)")] = pl.col(name).is_not_null() & value.is_null()
         checks[(name, "non-finite values (inf, nan or |x| > 3.4e38, beyond float32)")] = (
             value.is_nan() | (value.abs() > FLOAT32_MAX))
-    exprs = [pl.len().alias("rows")]
+    exprs = []
     for index, ((name, _), bad) in enumerate(checks.items()):
         exprs += _first_bad(name, bad, index)
-    found = frame.select(exprs).collect().row(0, named=True)
-    if found["rows"] == 0:
+
+    def chunk_result(before, header, body):
+        frame = pl.read_csv(io.BytesIO(header + body), separator=sep, infer_schema=False).with_row_index(
+            _ROW, offset=before + 1)
+        found = frame.select(exprs).row(0, named=True) if exprs else {}
+        return len(frame), {i: (found[f"{i}/n"], found[f"{i}/row"], found[f"{i}/value"]) for i in range(len(checks))}
+
+    rows, merged = _first_of_chunks(path, (chunk_result(*chunk) for chunk in _chunks(path)), len(checks))
+    if rows == 0:
         raise ValueError(f"{key}: {path} has a header but no rows")
     for index, (name, what) in enumerate(checks):
-        count = found[f"{index}/n"]
+        count, line, value = merged[index]
         if count:
-            raise ValueError(f"{key}: {path}, column {name!r}: {count} {what}; the first, "
-                             f"{found[f'{index}/value']!r}, at line {found[f'{index}/row'] + 2}")
+            raise ValueError(f"{key}: {path}, column {name!r}: {count} {what}; the first, {value!r}, at line {line}")
 
 
 def check_raw_csv(path, key, feature_cols, label_cols, required, sep=","):
