@@ -27,6 +27,7 @@ import time
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO_ROOT)
+STAGES = ["generate", "prepare", "build", "train_SSR", "train_DNN", "epoch_SSR"]
 COLUMNS = ["rows", "stage", "wall_s", "cpu_s", "peak_rss_mb", "disk_gb", "detail", "finished_at"]
 MODELS = {"SSR": (os.path.join(REPO_ROOT, "model_zoo", "SSR", "config"), "SSR_criteo_x4"),
           "DNN": (os.path.join(REPO_ROOT, "benchmark_configs", "Criteo_x4_001"), "DNN_criteo_x4_001")}
@@ -143,9 +144,6 @@ def append_row(path, row):
         writer.writerow(row)
 
 
-STAGES = ["generate", "prepare", "build", "train_SSR", "train_DNN", "epoch_SSR"]
-
-
 def stages_of(rows, args):
     wanted = STAGES[:5] + (["epoch_SSR"] if rows == args.epoch_at else [])
     return [stage for stage in wanted if args.stages is None or stage in args.stages]
@@ -178,22 +176,26 @@ def rehearse(args):
 
 def report(out):
     from fuxictr_ssr.records import cpu_name
-    rows = read_rows(os.path.join(out, "rehearsal.csv"))
+    rows = sorted(read_rows(os.path.join(out, "rehearsal.csv")), key=lambda r: (int(r["rows"]), STAGES.index(r["stage"])))
     lines = ["# Criteo at its real size: the rehearsal", "",
              f"Machine: {cpu_name()}, {os.cpu_count()} cores; one torch thread per stage, each stage its own "
              "process under `/usr/bin/time -v`.  ",
-             "Command: `python benchmarks/scale_rehearsal.py " + " ".join(sys.argv[1:]) + "`", "",
-             "| rows | stage | wall s | CPU s | s per 1M rows | peak RSS MB | disk GB after | detail |",
+             "Command: `python benchmarks/scale_rehearsal.py " + " ".join(a for a in sys.argv[1:] if a != "--report-only")
+             + "` (resumable: it skips the stages already in rehearsal.csv)", "",
+             "Peak RSS is `/usr/bin/time`'s (anonymous and file-backed pages together); the build and training "
+             "stages also give their anonymous and file-backed peaks apart in the detail column. CPU s per 1M rows "
+             "is given for the data stages, whose work grows with the rows.", "",
+             "| rows | stage | wall s | CPU s | CPU s per 1M rows | peak RSS MB | disk GB after | detail |",
              "|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        per_million = float(r["wall_s"]) / int(r["rows"]) * 1e6
+        per_million = f"{float(r['cpu_s']) / int(r['rows']) * 1e6:.1f}" if r["stage"] in STAGES[:3] else "-"
         detail = r["detail"]
         if detail:
             figures = json.loads(detail)
             detail = ", ".join(f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}" for k, v in figures.items()
                                if k != "vocab")
         lines.append(f"| {int(r['rows']):,} | {r['stage']} | {float(r['wall_s']):.0f} | {float(r['cpu_s']):.0f} | "
-                     f"{per_million:.1f} | {r['peak_rss_mb']} | {r['disk_gb']} | {detail} |")
+                     f"{per_million} | {r['peak_rss_mb']} | {r['disk_gb']} | {detail} |")
     with open(os.path.join(out, "rehearsal.md"), "w") as handle:
         handle.write("\n".join(lines) + "\n")
     plot(rows, os.path.join(out, "rehearsal.png"))
@@ -208,6 +210,7 @@ def plot(rows, path):
         points = sorted((int(r["rows"]), float(r["wall_s"]), int(r["peak_rss_mb"])) for r in rows if r["stage"] == stage)
         left.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=stage)
         right.plot([p[0] for p in points], [p[2] / 1024 for p in points], marker="o", label=stage)
+    left.set_yscale("log")
     for axis, label in ((left, "wall seconds"), (right, "peak RSS (GiB)")):
         axis.set_xscale("log")
         axis.set_xlabel("raw rows")
@@ -245,11 +248,12 @@ def main():
                         help="the size at which SSR also trains one full epoch")
     parser.add_argument("--seed", type=int, default=2026, help="generator seed")
     parser.add_argument("--keep", action="store_true", help="keep each size's files")
+    parser.add_argument("--report-only", action="store_true", help="rewrite rehearsal.md and .png from the csv")
     parser.add_argument("--stages", type=lambda text: text.split(","),
                         help=f"only these stages (default all: {','.join(STAGES)}); a stage needs the ones before it")
     args = parser.parse_args()
     args.work, args.out = os.path.abspath(args.work), os.path.abspath(args.out)
-    rehearse(args)
+    report(args.out) if args.report_only else rehearse(args)
 
 
 if __name__ == "__main__":
