@@ -75,10 +75,6 @@ class Experiment:
         return DataPlan(self.params)
 
     @property
-    def fingerprint(self):
-        return config_fingerprint(self.params)
-
-    @property
     def default_result_csv(self):
         """FuxiCTR's result file: ``<config folder name>.csv`` in the current folder."""
         return Path(self.config_dir).name.replace(".yaml", "") + ".csv"

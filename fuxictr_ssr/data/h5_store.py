@@ -17,7 +17,6 @@ Reading understands three layouts:
 """
 import glob
 import io
-import itertools
 import json
 import logging
 import os
@@ -27,7 +26,7 @@ import h5py
 import numpy as np
 
 from ..config import SPLITS
-from .raw_check import csv_files
+from .raw_check import csv_files, line_chunks
 
 H5_SUFFIXES = (".h5", ".hdf5")
 CHUNK_ROWS = 100_000
@@ -132,14 +131,11 @@ def _preprocessed(processor, files, sep):
 
 
 def csv_chunks(path, sep, dtypes, chunk_rows):
-    """The rows of a csv file (with a header line) as polars frames of ``chunk_rows`` rows, read
-    through a plain file handle: memory holds one chunk. (polars' own scan memory-maps the file,
-    so a process reading a split of tens of GB counts all of it as resident.)"""
+    """The rows of a csv file (with a header line) as polars frames of ``chunk_rows`` rows
+    (:func:`~fuxictr_ssr.data.raw_check.line_chunks`: memory holds one chunk)."""
     import polars as pl
-    with open(path, "rb") as handle:
-        header = handle.readline()
-        while lines := list(itertools.islice(handle, chunk_rows)):
-            yield pl.read_csv(io.BytesIO(header + b"".join(lines)), separator=sep, schema_overrides=dtypes)
+    for _, header, body in line_chunks(path, chunk_rows):
+        yield pl.read_csv(io.BytesIO(header + body), separator=sep, schema_overrides=dtypes)
 
 
 def write_split(processor, files, out_path, sep=",", chunk_rows=CHUNK_ROWS):

@@ -29,12 +29,14 @@ _ROW = "__row"
 CHUNK_LINES = 500_000
 
 
-def _chunks(path):
+def line_chunks(path, chunk_lines=CHUNK_LINES):
     """``(number of lines before the chunk, header line, the chunk's lines joined)``, the header
-    excluded from the chunks, read through a plain file handle."""
+    excluded from the chunks, read through a plain file handle: memory holds one chunk. (polars'
+    own scan memory-maps the file, so a process reading a split of tens of GB counts all of it as
+    resident.)"""
     with open(path, "rb") as handle:
         header, before = handle.readline(), 1
-        while lines := list(itertools.islice(handle, CHUNK_LINES)):
+        while lines := list(itertools.islice(handle, chunk_lines)):
             yield before, header, b"".join(lines)
             before += len(lines)
 
@@ -111,7 +113,7 @@ def check_row_widths(path, key, sep, header):
                              cells.filter(ragged).first().alias("cells")).row(0, named=True)
         return len(lines), {0: (found["n"], found["row"], found["cells"])}
 
-    _, merged = _first_of_chunks(path, (chunk_result(before, body) for before, _, body in _chunks(path)), 1)
+    _, merged = _first_of_chunks(path, (chunk_result(before, body) for before, _, body in line_chunks(path)), 1)
     count, line, width = merged[0]
     if count:
         raise ValueError(f"{key}: {path}, line {line}: {width} cells where the header has "
@@ -145,7 +147,7 @@ def check_values(path, key, sep, label_names, numeric_names):
         found = frame.select(exprs).row(0, named=True) if exprs else {}
         return len(frame), {i: (found[f"{i}/n"], found[f"{i}/row"], found[f"{i}/value"]) for i in range(len(checks))}
 
-    rows, merged = _first_of_chunks(path, (chunk_result(*chunk) for chunk in _chunks(path)), len(checks))
+    rows, merged = _first_of_chunks(path, (chunk_result(*chunk) for chunk in line_chunks(path)), len(checks))
     if rows == 0:
         raise ValueError(f"{key}: {path} has a header but no rows")
     for index, (name, what) in enumerate(checks):
