@@ -24,7 +24,8 @@ case a fuxictr release changes them:
   (:mod:`fuxictr_ssr.distributed`), which also replaces the model's ``train_step``,
   ``evaluate_metrics``, ``checkpoint_and_earlystop``, ``save_weights`` and ``load_weights``.
 * ``FeatureProcessor._collect_statistics``: replaced per build by :mod:`fuxictr_ssr.data.h5_store`
-  to fit one column at a time; the same module reads ``processor_dict``, ``feature_map`` and
+  with statistics counted in chunks (:mod:`fuxictr_ssr.data.statistics`, which reads
+  ``feature_cols`` and ``dtype_dict``); the h5 module reads ``processor_dict``, ``feature_map`` and
   ``json_file`` of the processor.
 """
 import inspect

@@ -50,3 +50,39 @@ class KerasAdam(torch.optim.Optimizer):
                 step_size = group["lr"] * math.sqrt(1 - beta_2 ** step) / (1 - beta_1 ** step)
                 param.addcdiv_(state["m"], state["v"].sqrt().add_(group["eps"]), value=-step_size)
         return loss
+
+
+class OptimizerPair:
+    """Two optimizers stepped as one: ``param_groups`` lists both's groups (the same dicts), so
+    FuxiCTR's learning-rate decay, which edits ``optimizer.param_groups``, reaches both.
+
+    Example:
+        >>> a, b = torch.nn.Parameter(torch.ones(1)), torch.nn.Parameter(torch.ones(1))
+        >>> pair = OptimizerPair(torch.optim.SGD([a], lr=0.1), torch.optim.SGD([b], lr=0.1))
+        >>> for group in pair.param_groups: group["lr"] = 0.5
+        >>> a.grad, b.grad = torch.ones(1), torch.ones(1); pair.step()
+        >>> a.item(), b.item()
+        (0.5, 0.5)
+    """
+
+    def __init__(self, *optimizers):
+        self.optimizers = optimizers
+
+    @property
+    def param_groups(self):
+        return [group for optimizer in self.optimizers for group in optimizer.param_groups]
+
+    def zero_grad(self, set_to_none=True):
+        for optimizer in self.optimizers:
+            optimizer.zero_grad(set_to_none=set_to_none)
+
+    def step(self, closure=None):
+        for optimizer in self.optimizers:
+            optimizer.step()
+
+    def state_dict(self):
+        return {"optimizers": [optimizer.state_dict() for optimizer in self.optimizers]}
+
+    def load_state_dict(self, state):
+        for optimizer, saved in zip(self.optimizers, state["optimizers"]):
+            optimizer.load_state_dict(saved)

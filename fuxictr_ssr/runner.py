@@ -82,6 +82,9 @@ def _run_processes(experiment, gpu, result_csv):
         return _train_and_evaluate(experiment, result_csv)
     if params["data_loader"] == "fuxictr":
         raise ValueError("data_loader: 'fuxictr' cannot shard data over processes; use columnar or streaming")
+    if params.get("embedding_optimizer"):
+        raise ValueError(f"embedding_optimizer: {params['embedding_optimizer']!r} (sparse updates) runs in one process "
+                         "only; drop it or run without torchrun / --nproc")
     params["batch_size"] = distributed.per_rank_batch_size(params["batch_size"], processes)
     params["gpu"] = distributed.init(gpu, params.get("distributed_timeout", distributed.DEFAULT_TIMEOUT_S))
     params.update(rank=distributed.rank(), world_size=processes)

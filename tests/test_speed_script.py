@@ -46,3 +46,55 @@ def test_unknown_mode_is_named_before_any_timing():
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     assert "--modes: unknown fast; expected some of eager, compiled, bf16, compiled+bf16" in result.stderr
+
+
+TABLES_SCRIPT = os.path.join(os.path.dirname(SCRIPT), "embedding_tables.py")
+
+
+@pytest.mark.slow
+def test_embedding_tables_quick_mode_reports_every_mode_its_phases_and_the_target(tmp_path):
+    out = tmp_path / "tables.md"
+    subprocess.run([sys.executable, TABLES_SCRIPT, "--quick", "--families", "DNN,SSR_S", "--out", str(out)],
+                   check=True, capture_output=True, text=True, timeout=900)
+    report = out.read_text()
+    rows = {}
+    for match in re.finditer(rf"^\| (\w+) \| (tower|dense|sparse) \| ({NUMBER}) \| ({NUMBER}) \| ({NUMBER}) "
+                             rf"\| ({RATIO})((?: \| {NUMBER}){{5}}) \|$", report, re.M):
+        rows[match.group(1), match.group(2)] = match.groups()
+    assert set(rows) == {(family, mode) for family in ("DNN", "SSR_S") for mode in ("tower", "dense", "sparse")}
+    for family in ("DNN", "SSR_S"):
+        assert rows[family, "tower"][5] == "1.00 (1.00-1.00)"
+        assert rows[family, "tower"][2] == "3,900"  # 39 fields x 100 ids
+        assert rows[family, "dense"][2] == rows[family, "sparse"][2] != "3,900"  # the rehearsal's, / 100
+        assert re.search(rf"^- {family}: sparse \d+\.\d\dx the tower \((met|missed by \d+\.\d\d)\); dense protocol "
+                         rf"\d+\.\d\dx$", report, re.M)
+
+
+COST_SCRIPT = os.path.join(os.path.dirname(SCRIPT), "leaderboard_cost.py")
+
+
+@pytest.mark.slow
+def test_leaderboard_cost_quick_mode_reports_hours_per_family_and_the_whole_board(tmp_path):
+    feature_map = tmp_path / "feature_map.json"
+    feature_map.write_text('{"features": {"user": {"type": "categorical", "vocab_size": 957}, '
+                           '"item": {"type": "categorical", "vocab_size": 4083}}}')
+    out = tmp_path / "cost.md"
+    subprocess.run([sys.executable, COST_SCRIPT, "--quick", "--datasets", "Frappe_x1,KKBox_x1",
+                    "--vocab", f"Frappe_x1={feature_map}", "--out", str(out)],
+                   check=True, capture_output=True, text=True, timeout=900)
+    report = out.read_text()
+    # 957 + 4,083 ids from the given map, 100 for each of the other 8 fields
+    frappe = re.search(r"^\| Frappe_x1 \| 202,027 / 57,722 / 28,860 \| \[16\]\(\S+DNN_frappe_x1\) \| 5,840 ids "
+                       rf"\(\S+feature_map.json\) \| 256 \| ({NUMBER}) \| ({NUMBER}) \| ({NUMBER}) \| ({NUMBER}) \(3\) \|  \|$",
+                       report, re.M)
+    assert frappe, report
+    runs = [float(frappe.group(i)) for i in (1, 2, 3)]
+    assert all(h > 0 for h in runs) and float(frappe.group(4)) == pytest.approx(5 * sum(runs), rel=0.05, abs=0.5)
+    assert re.search(r"^\| KKBox_x1 \| .* \| 100 ids per field \(table cost not counted\) \|", report, re.M)
+
+
+@pytest.mark.slow
+def test_leaderboard_cost_names_an_unknown_dataset():
+    result = subprocess.run([sys.executable, COST_SCRIPT, "--datasets", "Frappe"], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 2 and "--datasets: unknown Frappe; expected some of Criteo_x1" in result.stderr

@@ -27,6 +27,7 @@ import numpy as np
 
 from ..config import SPLITS
 from .raw_check import csv_files, line_chunks
+from .statistics import chunked_statistics
 
 H5_SUFFIXES = (".h5", ".hdf5")
 CHUNK_ROWS = 100_000
@@ -65,17 +66,15 @@ def build_h5_dataset(processor, params, chunk_rows=CHUNK_ROWS):
     sep = params.get("sep", ",")
     sources = {split: csv_files(params[f"{split}_data"]) for split in SPLITS if params.get(f"{split}_data")}
 
-    logging.info("Fitting the feature processor on %s", sources["train"])
-    fit_params = {k: v for k, v in params.items() if k in ("min_categr_count", "num_buckets")}
-    statistics_one_column_at_a_time(processor, fit_params.get("min_categr_count", 1))
-    train = _preprocessed(processor, sources["train"], sep)
-    processor.fit(train, rebuild_dataset=True, **fit_params)
-    os.remove(processor.json_file)  # re-written once every split is stored
-    unsupported = [f"{name} ({spec.get('category_processor') or spec['type']})"
-                   for name, spec in processor.feature_map.features.items()
-                   if spec["type"] == "embedding" or spec.get("category_processor")]
+    unsupported = [f"{column['name']} ({column.get('category_processor') or column['type']})"
+                   for column in processor.feature_cols
+                   if column.get("active", True) and (column["type"] == "embedding" or column.get("category_processor"))]
     if unsupported:
         raise ValueError(f"feature_cols: the h5 path does not encode {unsupported}; use data_format: csv")
+    logging.info("Fitting the feature processor on %s", sources["train"])
+    fit_params = {k: v for k, v in params.items() if k in ("min_categr_count", "num_buckets")}
+    fit_in_chunks(processor, sources["train"], sep, fit_params)
+    os.remove(processor.json_file)  # re-written once every split is stored
 
     written = {}
     for split, files in sources.items():
@@ -85,43 +84,22 @@ def build_h5_dataset(processor, params, chunk_rows=CHUNK_ROWS):
     return written
 
 
-def statistics_one_column_at_a_time(processor, min_categr_count=1):
-    """Make fuxictr 2.3.10's statistics pass run its per-column queries one after another, and
-    keep of each categorical column's counts only the values the vocabulary can take.
+def fit_in_chunks(processor, files, sep, fit_params):
+    """fuxictr's ``fit``, with its statistics counted chunk by chunk
+    (:func:`~fuxictr_ssr.data.statistics.chunked_statistics`: memory grows with the vocabulary, not
+    with the rows). fuxictr 2.3.9 has no statistics pass (it fits column by column) and fits as is.
+    The statistics are handed over once and the override removes itself, so the fitted processor
+    pickles as fuxictr's does."""
+    train = _preprocessed(processor, files, sep)  # lazy: read only by fuxictr 2.3.9
+    if getattr(processor, "_collect_statistics", None) is not None:
+        statistics = chunked_statistics(processor, files, sep, min_categr_count=fit_params.get("min_categr_count", 1))
 
-    It submits every column's query to polars at once, and the peak memory grows with the number
-    of columns (the whole build peaked at 14.3 GB on the 2M-row, 39-column generated Criteo set);
-    one at a time the same queries give the same statistics and the build peaked at 1.3 GB in about
-    the same time (``results/data_path.md``). It then holds every column's counts as Python dicts
-    until the fit ends: at Criteo's full size about 34M distinct raw values, several GB, almost all
-    below ``min_categr_count``. fuxictr's tokenizer keeps exactly the values counted at least
-    ``min_categr_count`` times (ordered by count, then value), so dropping the others as each
-    column is counted leaves the vocabulary as it was (``tests/test_h5_store.py``), and the
-    statistics then grow with the vocabulary, not with the raw values. 2.3.9 already fits column
-    by column. The override removes itself once used, so the fitted processor pickles as
-    fuxictr's does.
-    """
-    collect = getattr(processor, "_collect_statistics", None)
-    if collect is None:
-        return
-
-    def per_column(train_ddf, meta_ddf=None):
-        columns, statistics = processor.feature_cols, {}
-        try:
-            for column in columns:
-                processor.feature_cols = [column]
-                found = collect(train_ddf, meta_ddf)
-                if column["type"] == "categorical" and "value_counts" in found.get(column["name"], {}):
-                    least = column.get("min_categr_count", min_categr_count)
-                    counts = found[column["name"]]["value_counts"]
-                    found[column["name"]]["value_counts"] = {v: n for v, n in counts.items() if n >= least}
-                statistics.update(found)
-        finally:
-            processor.feature_cols = columns
+        def counted(train_ddf, meta_ddf=None):
             del processor._collect_statistics
-        return statistics
+            return statistics
 
-    processor._collect_statistics = per_column
+        processor._collect_statistics = counted
+    processor.fit(train, rebuild_dataset=True, **fit_params)
 
 
 def _preprocessed(processor, files, sep):

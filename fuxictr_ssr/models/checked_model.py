@@ -11,12 +11,14 @@ from torch import nn
 
 from fuxictr.pytorch.layers import FeatureEmbeddingDict
 from fuxictr.pytorch.models import BaseModel
+from fuxictr.pytorch.torch_utils import get_regularizer
 
 from ..analysis.ics_activity import SurvivorMeter, ics_layers
 from ..config import LOGIT_LOSSES, is_number, require, require_positive_int, require_rate
 from ..optim import KerasAdam
 from ..presets import expand_preset
 from .execution import PRECISIONS, apply_execution
+from .sparse_embeddings import EMBEDDING_OPTIMIZERS, clip_gradient_norm, make_sparse, touched_rows_penalty
 
 # Validation AUC gap between BatchNorm's running statistics (eval mode) and the validation batches'
 # own statistics above which the log warns; ``bn_check_threshold: null`` skips the check
@@ -95,6 +97,9 @@ class CheckedModel(BaseModel):
         require(epsilon is None or (is_number(epsilon) and epsilon > 0), "optimizer_epsilon", "a number > 0 or null",
                 epsilon)
         require(isinstance(p.get("compile", False), bool), "compile", "true or false", p.get("compile"))
+        require(p.get("embedding_optimizer") in (None, *EMBEDDING_OPTIMIZERS), "embedding_optimizer",
+                f"null (FuxiCTR's dense updates) or one of {', '.join(EMBEDDING_OPTIMIZERS)}",
+                p.get("embedding_optimizer"))
         require(p.get("precision", "fp32") in PRECISIONS, "precision", f"one of {', '.join(PRECISIONS)}",
                 p.get("precision"))
         cls.check_model_params(p)
@@ -104,7 +109,8 @@ class CheckedModel(BaseModel):
         """Model-specific checks on the effective params ``p``."""
 
     def finish_building(self, learning_rate, optimizer, loss, bn_check_threshold=BN_CHECK_THRESHOLD,
-                        optimizer_epsilon=None, compile=False, precision="fp32", **unused):
+                        optimizer_epsilon=None, compile=False, precision="fp32", embedding_optimizer=None,
+                        **unused):
         """FuxiCTR's closing steps of a model's ``__init__``: optimizer and loss, FuxiCTR's
         initialisation (xavier-normal Linear, then every ``init_weights``), device.
 
@@ -113,7 +119,8 @@ class CheckedModel(BaseModel):
         ``eps`` of a torch optimizer that has one, and ``loss: bce_with_logits`` is the exact
         binary cross-entropy of the model's logit (FuxiCTR's loss reads the probability, whose log
         is clipped at -100: no gradient once |logit| > ~17). ``compile`` and ``precision`` are
-        applied last (:mod:`fuxictr_ssr.models.execution`)."""
+        applied last (:mod:`fuxictr_ssr.models.execution`); ``embedding_optimizer: sparse_adam``
+        switches the tables to sparse updates (:mod:`fuxictr_ssr.models.sparse_embeddings`)."""
         self.bn_check_threshold = bn_check_threshold
         self.loss_from_logits = loss in LOGIT_LOSSES
         keras_adam = isinstance(optimizer, str) and optimizer.lower() == "keras_adam"
@@ -124,6 +131,9 @@ class CheckedModel(BaseModel):
                                        eps=1e-7 if optimizer_epsilon is None else optimizer_epsilon)
         elif optimizer_epsilon is not None:
             self.optimizer = type(self.optimizer)(self.parameters(), lr=learning_rate, eps=optimizer_epsilon)
+        self.sparse_tables = []
+        if embedding_optimizer:
+            make_sparse(self, embedding_optimizer, learning_rate)
         self.reset_parameters()
         self.model_to_device()
         self.execution = (compile, precision)
@@ -140,6 +150,33 @@ class CheckedModel(BaseModel):
         if "logit" not in return_dict:
             raise ValueError(f"loss: {type(self).__name__} gives no logit, so bce_with_logits cannot be used")
         return nn.functional.binary_cross_entropy_with_logits(return_dict["logit"], y_true, reduction="mean")
+
+    def regularization_loss(self):
+        """BaseModel's regularisation; with sparse tables, ``embedding_regularizer`` reaches only the
+        rows the batch looked up (a whole-table norm would give every row a gradient)."""
+        if not self.sparse_tables:
+            return super().regularization_loss()
+        table_ids = {id(table.weight) for table in self.sparse_tables}
+        embedding_ids = {id(p) for m in self.modules() if type(m) is FeatureEmbeddingDict for p in m.parameters()}
+        emb_terms, net_terms = get_regularizer(self._embedding_regularizer), get_regularizer(self._net_regularizer)
+        penalty = touched_rows_penalty(self.sparse_tables, self._embedding_regularizer)
+        for param in self.parameters():
+            if param.requires_grad and id(param) not in table_ids:
+                for p, strength in emb_terms if id(param) in embedding_ids else net_terms:
+                    penalty = penalty + (strength / p) * torch.norm(param, p) ** p
+        return penalty
+
+    def train_step(self, batch_data):
+        """BaseModel's training step; with sparse tables, clipped by :func:`clip_gradient_norm`
+        (torch's clipping cannot take a sparse gradient's norm)."""
+        if not self.sparse_tables:
+            return super().train_step(batch_data)
+        self.optimizer.zero_grad()
+        loss = self.compute_loss(self.forward(batch_data), self.get_labels(batch_data))
+        loss.backward()
+        clip_gradient_norm(self.parameters(), self._max_gradient_norm)
+        self.optimizer.step()
+        return loss
 
     def compute_loss(self, return_dict, y_true):
         """BaseModel's training loss, stopped with a named error when a prediction or the loss is
