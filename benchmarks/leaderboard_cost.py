@@ -19,7 +19,6 @@ build) and 100 ids per field elsewhere, where the dense protocol's table cost is
 import argparse
 import json
 import os
-import statistics
 import sys
 import time
 from collections import OrderedDict

@@ -6,11 +6,11 @@ import copy
 import pytest
 import torch
 
+from fuxictr_ssr.config import load_params
 from fuxictr_ssr.models.sparse_embeddings import clip_gradient_norm, embedding_tables
 from fuxictr_ssr.registry import create_model
-from test_registry import ZOO_IDS, ZOO_TEST_EXPIDS, random_batch, zoo_model
-from fuxictr_ssr.config import load_params
-from helpers import categorical_feature_map
+from helpers import categorical_feature_map, generated_experiment, run_cli
+from test_registry import ZOO_IDS, ZOO_TEST_EXPIDS, random_batch
 
 
 def twin_models(config_dir, expid, tmp_path, **extra):
@@ -112,10 +112,17 @@ def test_an_unknown_embedding_optimizer_is_named(tmp_path):
 
 
 def test_learning_rate_decay_reaches_the_sparse_optimizer(tmp_path):
-    model, _ = zoo_model(*ZOO_TEST_EXPIDS[0], tmp_path)
     sparse = create_model({"model": "DNN", "embedding_dim": 4, "hidden_units": [8], "model_root": str(tmp_path),
                            "learning_rate": 1e-3, "embedding_optimizer": "sparse_adam"}, categorical_feature_map())
     sparse.lr_decay(factor=0.1)
     assert [group["lr"] for optimizer in sparse.optimizer.optimizers for group in optimizer.param_groups] == \
         pytest.approx([1e-4, 1e-4])
-    assert model.optimizer is not None
+
+
+def test_sparse_updates_under_several_processes_are_refused_by_name(tmp_path, monkeypatch):
+    config = generated_experiment(tmp_path, {"DNN_sparse": {"model": "DNN", "hidden_units": [8],
+                                                            "embedding_optimizer": "sparse_adam"}})
+    monkeypatch.setenv("WORLD_SIZE", "2")  # as torchrun sets it
+    done = run_cli(tmp_path, "run", "--config", config, "--expid", "DNN_sparse")
+    assert done.returncode != 0
+    assert "embedding_optimizer: 'sparse_adam' (sparse updates) runs in one process only" in done.stderr + done.stdout
