@@ -21,7 +21,7 @@ from .experiment import Experiment, config_fingerprint, folder_name, folders_of,
 from .leaderboard import current_rows, update_leaderboard
 from .records import append_result, code_version, read_results, result_row
 from .run_log import progress
-from .safe_files import check_output_path
+from .safe_files import check_output_path, claimed
 
 
 def current_fingerprints(config_dir, expids, max_epochs=None):
@@ -57,7 +57,9 @@ def run_one(config_dir, expid, seed, gpu, out_dir, data_root, log, nproc=1, max_
         finally:
             if process.poll() is None and sys.exc_info()[0] is not None:
                 process.terminate()  # the benchmark is stopping (Ctrl-C, an error): so does its run
-        if process.wait() != 0 or not os.path.isfile(result_json):
+        if process.wait() in (130, -signal.SIGINT):  # Ctrl-C reached the run first: an interrupt, not a failure
+            raise KeyboardInterrupt
+        if process.returncode != 0 or not os.path.isfile(result_json):
             raise ValueError(f"{expid} seed {seed} failed (exit {process.returncode}); the finished runs are kept in "
                              f"{out_dir}/results.csv. The run's last lines:\n{''.join(tail)}")
         with open(result_json) as handle:
@@ -109,20 +111,34 @@ def run_benchmark(config_dir, seeds, out_dir, expids=None, gpu=-1, data_root=Non
     fingerprints = {expid: config_fingerprint(p) for expid, p in params.items()}
     tuning = {expid: p.get("tuning", "untuned") for expid, p in params.items()}
     os.makedirs(out_dir, exist_ok=True)
+    with claimed(os.path.join(out_dir, ".bench.lock"), f"results folder {out_dir!r}"):  # one writer at a time
+        return _run_plan(folders, expids, seeds, out_dir, fingerprints, tuning, command, log,
+                         title or folder_name(config_dirs[0]), report_only,
+                         dict(gpu=gpu, data_root=data_root, nproc=nproc, max_epochs=max_epochs, threads=threads))
+
+
+def _run_plan(folders, expids, seeds, out_dir, fingerprints, tuning, command, log, dataset, report_only, run_options):
+    """The runs not yet in ``<out_dir>/results.csv``, one after another, each row appended and the
+    leaderboard rewritten as it finishes; on Ctrl-C, one line saying what is kept."""
     results_csv = os.path.join(out_dir, "results.csv")
     done = {(r["expid"], int(r["seed"])) for r in current_rows(read_results(results_csv), fingerprints)}
     plan = [(expid, seed) for expid in expids for seed in seeds]
     version = code_version()
     todo = [item for item in plan if item not in done]
     log(f"{len(plan)} runs ({len(expids)} experiments x {len(seeds)} seeds); {len(plan) - len(todo)} already in {results_csv}"
-        + (f"; {threads} threads per run" if todo and not report_only else ""))
-    dataset = title or folder_name(config_dirs[0])
+        + (f"; {run_options['threads']} threads per run" if todo and not report_only else ""))
     if report_only:
         todo = []
     for number, (expid, seed) in enumerate(todo, start=1):
         log(f"[{number}/{len(todo)}] {expid} seed {seed}")
         start = time.perf_counter()
-        result = run_one(folders[expid], expid, seed, gpu, out_dir, data_root, log, nproc, max_epochs, threads)
+        try:
+            result = run_one(folders[expid], expid, seed, run_options["gpu"], out_dir, run_options["data_root"], log,
+                             run_options["nproc"], run_options["max_epochs"], run_options["threads"])
+        except KeyboardInterrupt:
+            log(f"Interrupted during {expid} seed {seed}: the {number - 1} runs this command finished are in "
+                f"{results_csv} with the {len(plan) - len(todo)} from before; rerun the same command to resume.")
+            raise
         append_result(results_csv, result_row(result, fingerprints[expid], version, command))
         log(f"    test AUC {result['test']['AUC']:.6f}, logloss {result['test']['logloss']:.6f} "
             f"({time.perf_counter() - start:.0f} s)")

@@ -19,6 +19,10 @@ def add_run_arguments(parser):
     parser.add_argument("--gpu", type=int, default=-1, help="CUDA device index; -1 = CPU")
 
 
+RUN_OUTPUTS = [("result_csv", "--result-csv", False), ("result_json", "--result-json", False),
+               ("model_root", "--model-root", True)]
+
+
 def add_run_options(parser):
     """Options of ``fuxictr-ssr run`` beyond FuxiCTR's flags."""
     parser.add_argument("--seed", type=int, help="replace the config's seed")
@@ -32,9 +36,7 @@ def add_run_options(parser):
 
 def command_run(args):
     from .runner import run_experiment
-    from .safe_files import check_output_path, write_json
-    if getattr(args, "result_json", None):
-        check_output_path(args.result_json, "--result-json")
+    from .safe_files import write_json
     overrides = {}
     if getattr(args, "seed", None) is not None:
         overrides["seed"] = args.seed
@@ -76,7 +78,10 @@ def command_bench(args):
     from .experiment import default_results_folder
     from .records import invoked_command
     seeds = parse_seeds(args.seeds)
-    out_dir = args.out or default_results_folder(args.config)
+    if len(args.config) > 1 and not args.out:
+        raise ValueError(f"--out: required with several --config folders ({', '.join(args.config)}): their rows "
+                         "share one results folder and one leaderboard")
+    out_dir = args.out or default_results_folder(args.config[0])
     command = invoked_command(args.argv)
     run_benchmark(args.config, seeds, out_dir, expids=args.expids, gpu=args.gpu,
                   data_root=args.data_root, command=command, report_only=args.report_only, nproc=args.nproc,
@@ -198,14 +203,16 @@ def build_parser():
     run = commands.add_parser("run", help="train and evaluate one experiment of a config folder")
     add_run_arguments(run)
     add_run_options(run)
-    run.set_defaults(handler=command_run)
+    run.set_defaults(handler=command_run, outputs=RUN_OUTPUTS)
 
     demo = commands.add_parser("demo", help="SSR-D, SSR-S and a DNN on generated data (CPU, minutes)")
     demo.add_argument("--work-dir", default="./ssr_demo", help="where data, logs and checkpoints go")
-    demo.set_defaults(handler=command_demo)
+    demo.set_defaults(handler=command_demo, outputs=[("work_dir", "--work-dir", True)])
 
     bench = commands.add_parser("bench", help="every experiment x seed of a benchmark folder, resumable")
-    bench.add_argument("--config", required=True, help="benchmark folder, e.g. benchmark_configs/Frappe_x1")
+    bench.add_argument("--config", required=True, action="append",
+                       help="benchmark folder, e.g. benchmark_configs/Frappe_x1; repeat it to run several folders' "
+                            "experiments into one leaderboard (then --out is required)")
     bench.add_argument("--expids", nargs="+", help="experiments to run (default: all in the folder)")
     bench.add_argument("--seeds", default="2021",
                        help=f"comma-separated seeds (BARS: {','.join(map(str, BARS_SEEDS))})")
@@ -220,7 +227,7 @@ def build_parser():
                        help="torch threads of every run, recorded in each row (default: this machine's cores)")
     bench.add_argument("--nproc", type=int, default=1,
                        help="data-parallel processes per run (torchrun on this machine; one GPU each, or CPU)")
-    bench.set_defaults(handler=command_bench)
+    bench.set_defaults(handler=command_bench, outputs=[("out", "--out", True)])
 
     scale = commands.add_parser("scale", help="a model family over a ladder of parameter counts")
     scale.add_argument("--config", required=True, help="benchmark folder giving the dataset and base settings")
@@ -232,7 +239,7 @@ def build_parser():
     scale.add_argument("--out", help="default: results/scaling/ plus the config folder's path (as bench's --out)")
     scale.add_argument("--max-epochs", type=int, help="cap every size's epochs (early stopping still applies)")
     scale.add_argument("--report-only", action="store_true", help="write scaling.csv/png from the runs done; run nothing")
-    scale.set_defaults(handler=command_scale)
+    scale.set_defaults(handler=command_scale, outputs=[("out", "--out", True)])
 
     tune = commands.add_parser("tune", help="search a FuxiCTR tuner config, choose on validation, rerun the best")
     tune.add_argument("--config", required=True, help="FuxiCTR tuner config (base_config, base_expid, tuner_space)")
@@ -247,14 +254,14 @@ def build_parser():
     tune.add_argument("--final-out", help="results folder of the final reruns (default <out>/final)")
     tune.add_argument("--data-root", help="where the dataset's files are (replaces data_root)")
     tune.add_argument("--max-epochs", type=int, help="cap every run's epochs (early stopping still applies)")
-    tune.set_defaults(handler=command_tune)
+    tune.set_defaults(handler=command_tune, outputs=[("out", "--out", True), ("final_out", "--final-out", True)])
 
     sparsity = commands.add_parser("sparsity", help="implicit-sparsity report of a trained checkpoint")
     sparsity.add_argument("--checkpoint", required=True, help="the .model file a run of --expid saved")
     add_run_arguments(sparsity)
     sparsity.add_argument("--data-root", help="where the dataset is (replaces data_root)")
     sparsity.add_argument("--out", help="output folder (default: next to the checkpoint)")
-    sparsity.set_defaults(handler=command_sparsity)
+    sparsity.set_defaults(handler=command_sparsity, outputs=[("out", "--out", True)])
 
     models = commands.add_parser("models", help="list the registered models")
     models.set_defaults(handler=command_models)
@@ -269,17 +276,17 @@ def build_parser():
     synth.add_argument("--interactions", type=int, default=3, help="pairwise field interactions in the true logit")
     synth.add_argument("--vocab", type=int, default=50, help="values per field")
     synth.add_argument("--seed", type=int, default=2026, help="generator seed")
-    synth.set_defaults(handler=command_synth)
+    synth.set_defaults(handler=command_synth, outputs=[("out", "--out", True)])
     synth_criteo = data_commands.add_parser("synth-criteo", help="write a generated Criteo-shaped dataset")
     synth_criteo.add_argument("--out", required=True, help="folder for train/valid/test.csv")
     synth_criteo.add_argument("--rows", type=int, default=2_000_000, help="rows over the three splits")
     synth_criteo.add_argument("--seed", type=int, default=2026, help="generator seed")
-    synth_criteo.set_defaults(handler=command_synth_criteo)
+    synth_criteo.set_defaults(handler=command_synth_criteo, outputs=[("out", "--out", True)])
     raw = data_commands.add_parser("synth-criteo-raw", help="write Criteo's raw Kaggle train.txt layout, generated")
     raw.add_argument("--out", required=True, help="the file to write, e.g. data/raw/train.txt")
     raw.add_argument("--rows", type=row_count, required=True, help="rows, up to 45840617 (the Kaggle file's)")
     raw.add_argument("--seed", type=int, default=2026, help="generator seed")
-    raw.set_defaults(handler=command_synth_criteo_raw)
+    raw.set_defaults(handler=command_synth_criteo_raw, outputs=[("out", "--out", False)])
     prepare = data_commands.add_parser("prepare", help="write the csvs a benchmark folder expects")
     prepare.add_argument("dataset", help="benchmark dataset, e.g. Frappe_x1, Criteo_x4_001")
     prepare.add_argument("--source", required=True, help="folder (or file) with the downloaded data")
@@ -287,7 +294,7 @@ def build_parser():
     prepare.add_argument("--copy", action="store_true", help="copy BARS csvs instead of linking them")
     prepare.add_argument("--no-verify", action="store_true",
                          help="skip the md5 checks (of BARS x1 csvs; of the written x4 train csv)")
-    prepare.set_defaults(handler=command_prepare)
+    prepare.set_defaults(handler=command_prepare, outputs=[("out", "--out", True)])
     return parser
 
 
@@ -298,25 +305,39 @@ def _subcommand_parser(**kwargs):
     return argparse.ArgumentParser(**kwargs)
 
 
+def check_outputs(args):
+    """Every location the command will write, checked before any work: a file's folder must exist
+    or be makeable (it is made when the file is written), and nothing in the way may be a file."""
+    from .safe_files import check_output_path
+    for attribute, key, is_folder in getattr(args, "outputs", ()):
+        if getattr(args, attribute, None):
+            check_output_path(getattr(args, attribute), key, is_folder)
+
+
+def handled(program, handler, args):
+    """Run ``handler(args)``: a ``ValueError`` is one named line (exit 2), Ctrl-C one line saying
+    that what finished is kept (exit 130), never a traceback."""
+    try:
+        check_outputs(args)
+        handler(args)
+    except ValueError as error:
+        print(f"{program}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"\n{program}: interrupted; results written before the interrupt are kept (rerun the same command "
+              "to resume a benchmark or a search)", file=sys.stderr)
+        return 130
+    return 0
+
+
 def run_expid_main(argv=None):
     """Entry of a model_zoo folder's run_expid.py: FuxiCTR's flags, FuxiCTR's behaviour."""
     parser = argparse.ArgumentParser(prog="run_expid.py", description="Run one experiment of ./config/")
     add_run_arguments(parser)
-    args = parser.parse_args(argv)
-    try:
-        command_run(args)
-    except ValueError as error:
-        print(f"run_expid.py: error: {error}", file=sys.stderr)
-        return 2
-    return 0
+    return handled("run_expid.py", command_run, parser.parse_args(argv))
 
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
     args.argv = sys.argv[1:] if argv is None else list(argv)  # the command, as results record it
-    try:
-        args.handler(args)
-    except ValueError as error:
-        print(f"fuxictr-ssr: error: {error}", file=sys.stderr)
-        return 2
-    return 0
+    return handled("fuxictr-ssr", args.handler, args)

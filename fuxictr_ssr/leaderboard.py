@@ -48,8 +48,16 @@ def compare_with_best_other(entry, summary):
 
 
 def current_rows(rows, fingerprints):
-    """The rows produced by the experiments' present configs."""
-    return [r for r in rows if fingerprints.get(r["expid"]) == r.get("config_hash")]
+    """The rows produced by the experiments' present configs, one per (experiment, seed): a repeat
+    (the same run appended twice, e.g. by two commands sharing a results folder) is left out and
+    the first row kept, so it never counts as an extra seed."""
+    seen, kept = set(), []
+    for row in rows:
+        key = (row["expid"], int(row["seed"]))
+        if fingerprints.get(row["expid"]) == row.get("config_hash") and key not in seen:
+            seen.add(key)
+            kept.append(row)
+    return kept
 
 
 def _command_lines(rows, command):
@@ -61,7 +69,7 @@ def _command_lines(rows, command):
     return ["Commands (the rows come from these runs):", ""] + [f"- `{c}`" for c in made_by]
 
 
-def write_leaderboard(path, dataset, rows, command, stale=0, tuning=None):
+def write_leaderboard(path, dataset, rows, command, stale=0, tuning=None, repeats=0):
     """``tuning``: each experiment's ``tuning`` label (how its setting was chosen; "untuned" where
     the config gives none)."""
     summary = summarise(rows)
@@ -74,7 +82,9 @@ def write_leaderboard(path, dataset, rows, command, stale=0, tuning=None):
              "Mean ± sample std over seeds (the value itself for one seed); sorted by mean test AUC. "
              "Params = non-embedding parameters. Tuning: how the experiment's setting was chosen (its config's "
              "`tuning` key; `fuxictr-ssr tune` writes \"tuned: N trials\")."
-             + (f" ({stale} rows of earlier configs in results.csv are left out.)" if stale else ""), "",
+             + (f" ({stale} rows of earlier configs in results.csv are left out.)" if stale else "")
+             + (f" ({repeats} repeated rows of an experiment and seed already counted are left out; the first "
+                "row of each is kept.)" if repeats else ""), "",
              "| rank | expid | model | tuning | seeds | test AUC | test logloss | valid AUC | params | best epoch | train s "
              "| vs best other | p (Welch) | verdict |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -137,7 +147,8 @@ def update_leaderboard(out_dir, dataset, results_csv, fingerprints, command, tun
     """Rewrite leaderboard.md from the current rows; return them."""
     rows = read_results(results_csv)
     current = current_rows(rows, fingerprints)
+    matching = sum(fingerprints.get(r["expid"]) == r.get("config_hash") for r in rows)
     if current:
         write_leaderboard(os.path.join(out_dir, "leaderboard.md"), dataset, current, command,
-                          stale=len(rows) - len(current), tuning=tuning)
+                          stale=len(rows) - matching, tuning=tuning, repeats=matching - len(current))
     return current

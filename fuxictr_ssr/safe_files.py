@@ -19,6 +19,7 @@ def append_line(path, line):
     """
     if not line.endswith("\n"):
         line += "\n"
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)  # checked writable before the work
     descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         size = os.fstat(descriptor).st_size
@@ -71,6 +72,7 @@ def claimed(path, what):
 def write_json(path, content):
     """Write ``content`` as JSON through a temporary file and a rename: readers see all or nothing."""
     temporary = path + ".tmp"
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(temporary, "w") as handle:
         json.dump(content, handle, indent=2)
     os.replace(temporary, path)

@@ -216,6 +216,16 @@ def test_bad_csv_is_named_before_anything_is_built(tmp_path, changes, message):
         check_raw_splits(params)
 
 
+@pytest.mark.parametrize("where, line", [("body", 42), ("header", 1)])
+def test_bytes_that_are_not_text_are_named_by_file_and_line(tmp_path, where, line):
+    params = dataset_params(tmp_path, bad_frames())
+    lines = open(params["valid_data"], "rb").read().splitlines(keepends=True)
+    lines[line - 1] = lines[line - 1][:3] + b"\xff\xfe\x81" + lines[line - 1][3:]
+    open(params["valid_data"], "wb").write(b"".join(lines))
+    with pytest.raises(ValueError, match=rf"valid_data: .*valid.csv, line {line}( \(the header\))?: not UTF-8 text"):
+        check_raw_splits(params)
+
+
 def test_bad_h5_files_are_named(built, tmp_path):
     params, paths, _ = built
     feature_map = loaded_feature_map(params)

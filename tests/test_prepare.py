@@ -173,3 +173,65 @@ def test_a_raw_file_given_for_an_x1_dataset_points_to_the_raw_recipe_and_writes_
         write_libsvm(tmp_path / "afn" / "train.libsvm", FRAPPE_LINES)
         prepare("Frappe_x1", str(tmp_path / "afn"), str(tmp_path / "out"))
     assert not (tmp_path / "out").exists()
+
+
+def avazu_source(folder, rows=20, line_ending="\n"):
+    columns = bars.AVAZU_RAW_COLUMNS
+    lines = [",".join([str(i), str(i % 2), "14102100"] + ["a"] * (len(columns) - 3)) for i in range(rows)]
+    (folder / "train.csv").write_bytes((line_ending.join([",".join(columns)] + lines) + line_ending).encode())
+    return lines
+
+
+def test_an_output_folder_that_would_overwrite_the_source_is_refused(tmp_path):
+    avazu_source(tmp_path)
+    before = (tmp_path / "train.csv").read_bytes()
+    with pytest.raises(ValueError, match=r"--out: writing .*train.csv' would overwrite the source .*train.csv'"):
+        prepare("Avazu_x4_001", str(tmp_path / "train.csv"), str(tmp_path))
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "train.txt").write_text("\n".join(criteo_raw_rows(10)) + "\n")
+    (tmp_path / "out").mkdir()
+    os.symlink(tmp_path / "src" / "train.txt", tmp_path / "out" / "test.csv")  # the source under another name
+    with pytest.raises(ValueError, match="would overwrite the source"):
+        prepare("Criteo_x4_001", str(tmp_path / "src"), str(tmp_path / "out"))
+    assert (tmp_path / "train.csv").read_bytes() == before
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda lines: lines.__setitem__(5, lines[5][:30]), r"line 7: expected 24 comma-separated columns .* got \d+"),
+    (lambda lines: lines.__setitem__(3, lines[3].replace("14102100", "14102x00")),
+     r"line 5: column hour must be YYMMDDHH \(e.g. 14102100\), got '14102x00'"),
+    (lambda lines: lines.__setitem__(2, lines[2].replace("14102100", "14102124")), r"line 4: column hour"),
+])
+def test_raw_avazu_rows_are_checked_like_criteos(tmp_path, change, message):
+    lines = avazu_source(tmp_path)
+    change(lines)
+    (tmp_path / "train.csv").write_text("\n".join([",".join(bars.AVAZU_RAW_COLUMNS)] + lines) + "\n")
+    with pytest.raises(ValueError, match=message):
+        prepare("Avazu_x4_001", str(tmp_path), str(tmp_path / "out"))
+    assert not (tmp_path / "out" / "train.csv").exists()
+
+
+def test_crlf_and_blank_lines_give_the_same_split_as_clean_lines(tmp_path):
+    (tmp_path / "clean").mkdir()
+    avazu_source(tmp_path / "clean", rows=30)
+    (tmp_path / "crlf").mkdir()
+    lines = avazu_source(tmp_path / "crlf", rows=30, line_ending="\r\n")
+    text = (tmp_path / "crlf" / "train.csv").read_bytes().decode()
+    (tmp_path / "crlf" / "train.csv").write_bytes(text.replace(lines[10] + "\r\n", lines[10] + "\r\n\r\n").encode()
+                                                  + b"\n")
+    clean = prepare("Avazu_x4_001", str(tmp_path / "clean"), str(tmp_path / "clean_out"))
+    crlf = prepare("Avazu_x4_001", str(tmp_path / "crlf"), str(tmp_path / "crlf_out"))
+    for split in clean:
+        assert open(crlf[split], "rb").read() == open(clean[split], "rb").read()
+
+
+def test_binary_garbage_is_named_with_its_file(tmp_path):
+    rows = criteo_raw_rows(5)
+    (tmp_path / "train.txt").write_bytes(("\n".join(rows) + "\n").encode() + b"\xff\xfe\x00\x81garbage\n")
+    with pytest.raises(ValueError, match=r"train.txt \(after row \d+\): not UTF-8 text"):
+        prepare("Criteo_x4_001", str(tmp_path), str(tmp_path / "out"))
+    avazu_source(tmp_path)
+    with open(tmp_path / "train.csv", "ab") as handle:
+        handle.write(b"\x80\x81\x82\n")
+    with pytest.raises(ValueError, match=r"train.csv \(after line \d+\): not UTF-8 text"):
+        prepare("Avazu_x4_001", str(tmp_path), str(tmp_path / "out"))

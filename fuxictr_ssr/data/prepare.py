@@ -20,6 +20,7 @@ import glob
 import gzip
 import hashlib
 import os
+import re
 import shutil
 import zlib
 from contextlib import ExitStack, contextmanager
@@ -51,11 +52,34 @@ def _find_split_file(source, split, patterns):
 
 
 @contextmanager
-def _named_if_damaged(path):
+def _named_if_damaged(path, where=lambda: ""):
+    """A damaged compressed file or bytes that are not text, named with the file (and, through
+    ``where``, the line being read) instead of a decoder's traceback."""
     try:
         yield
     except (EOFError, gzip.BadGzipFile, zlib.error) as error:
         raise ValueError(f"{path}: the compressed file is truncated or damaged ({error}); download it again") from None
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{path}{where()}: not UTF-8 text ({error.reason} at byte {error.start} of the block read); "
+                         "a binary or damaged file?") from None
+
+
+def _data_lines(handle, first_number):
+    """``(line number, line without its line ending)`` of every non-blank line (CRLF or LF)."""
+    for number, line in enumerate(handle, start=first_number):
+        line = line.rstrip("\r\n")
+        if line.strip():
+            yield number, line
+
+
+def _not_overwritten(source_file, out):
+    """Refuse an ``--out`` whose split files would replace the source file being read."""
+    for split in SPLITS:
+        target = os.path.join(out, f"{split}.csv")
+        if os.path.abspath(target) == os.path.abspath(source_file) or (
+                os.path.exists(target) and os.path.samefile(target, source_file)):
+            raise ValueError(f"--out: writing {target!r} would overwrite the source {source_file!r} being split; "
+                             "choose another --out folder")
 
 
 @contextmanager
@@ -77,8 +101,8 @@ def _open_text(path):
 
 def libsvm_to_csv(source_path, out_path, fields, value_fields=()):
     """Convert one libsvm file (``label idx:val ...``, one token per field) to a csv with header."""
-    keep_value = [name in value_fields for name in fields]
-    with _named_if_damaged(source_path), _written_whole(out_path) as tmp_path, \
+    keep_value, line_number = [name in value_fields for name in fields], 0
+    with _named_if_damaged(source_path, lambda: f" (after line {line_number})"), _written_whole(out_path) as tmp_path, \
             _open_text(source_path) as reader, open(tmp_path, "w", newline="") as out:
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(["label"] + fields)
@@ -195,10 +219,11 @@ def _single_source_file(source, patterns, what):
 
 def _prepare_criteo_raw(dataset, source, out):
     path = _single_source_file(source, ["train*.txt", "train*.txt.gz"], "raw Criteo file")
-    labels = bytearray()
-    with _named_if_damaged(path), _open_text(path) as handle:
-        for number, line in enumerate(handle, start=1):
-            cells = line.rstrip("\r\n").split("\t")
+    _not_overwritten(path, out)
+    labels, number = bytearray(), 0
+    with _named_if_damaged(path, lambda: f" (after row {number})"), _open_text(path) as handle:
+        for number, line in _data_lines(handle, 1):
+            cells = line.split("\t")
             if len(cells) != len(dataset.fields):
                 raise ValueError(f"{path}: expected {len(dataset.fields)} tab-separated columns "
                                  f"(Label, I1-I13, C1-C26), got {len(cells)} at row {number}")
@@ -209,32 +234,49 @@ def _prepare_criteo_raw(dataset, source, out):
         raise ValueError(f"{path}: no rows")
 
     def rows(handle):
-        return (line.rstrip("\r\n").replace("\t", ",") + "\n" for line in handle)
+        return (line.replace("\t", ",") + "\n" for _, line in _data_lines(handle, 1))
 
     return _split_x4(path, out, ",".join(dataset.fields) + "\n", rows, np.frombuffer(bytes(labels), dtype=np.int8))
 
 
+AVAZU_HOUR = re.compile(r"\d\d(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])([01]\d|2[0-3])")  # YYMMDDHH
+
+
+def _check_avazu_row(path, number, cells, width, click, hour):
+    if len(cells) != width:
+        raise ValueError(f"{path}, line {number}: expected {width} comma-separated columns (the header's), got "
+                         f"{len(cells)} (a line cut short or joined?)")
+    if cells[click] not in ("0", "1"):
+        raise ValueError(f"{path}, line {number}: column click must be 0 or 1, got {cells[click]!r}")
+    if not AVAZU_HOUR.fullmatch(cells[hour]):
+        raise ValueError(f"{path}, line {number}: column hour must be YYMMDDHH (e.g. 14102100), got {cells[hour]!r}")
+
+
 def _prepare_avazu_raw(dataset, source, out):
     path = _single_source_file(source, ["train*.csv", "train*.csv.gz"], "raw Avazu csv")
-    with _named_if_damaged(path), _open_text(path) as handle:
+    _not_overwritten(path, out)
+    number = 1
+    with _named_if_damaged(path, lambda: f" (after line {number})"), _open_text(path) as handle:
         header = handle.readline().rstrip("\r\n").split(",")
         missing = [column for column in dataset.fields if column not in header]
         if missing:
             raise ValueError(f"{path}: missing columns {', '.join(missing)} (expected the Kaggle Avazu header)")
-        click = header.index("click")
+        click, hour = header.index("click"), header.index("hour")
         labels = bytearray()
-        for number, line in enumerate(handle, start=2):
-            value = line.split(",", click + 1)[click].strip()
-            if value not in ("0", "1"):
-                raise ValueError(f"{path}, line {number}: column click must be 0 or 1, got {value!r}")
-            labels.append(value == "1")
+        for number, line in _data_lines(handle, 2):
+            cells = line.split(",")
+            _check_avazu_row(path, number, cells, len(header), click, hour)
+            labels.append(cells[click] == "1")
+    if not labels:
+        raise ValueError(f"{path}: no data rows after the header")
     keep = [header.index(column) for column in dataset.fields]
 
     def rows(handle):
         handle.readline()
+        lines = _data_lines(handle, 2)
         if keep == list(range(len(header))):
-            return (line if line.endswith("\n") else line + "\n" for line in handle)
-        return (",".join(line.rstrip("\r\n").split(",")[i] for i in keep) + "\n" for line in handle)
+            return (line + "\n" for _, line in lines)
+        return (",".join(line.split(",")[i] for i in keep) + "\n" for _, line in lines)
 
     return _split_x4(path, out, ",".join(dataset.fields) + "\n", rows, np.frombuffer(bytes(labels), dtype=np.int8))
 

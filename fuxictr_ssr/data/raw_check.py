@@ -107,8 +107,12 @@ def check_row_widths(path, key, sep, header):
     ragged = (cells != len(header)) & ~pl.col("line").fill_null("").str.contains('"', literal=True)
 
     def chunk_result(before, body):
-        lines = pl.read_csv(io.BytesIO(body), has_header=False, separator="\x1f", quote_char=None,
-                            infer_schema=False, new_columns=["line"]).with_row_index(_ROW, offset=before + 1)
+        try:
+            lines = pl.read_csv(io.BytesIO(body), has_header=False, separator="\x1f", quote_char=None,
+                                infer_schema=False, new_columns=["line"]).with_row_index(_ROW, offset=before + 1)
+        except pl.exceptions.ComputeError:
+            _name_undecodable_line(path, key, before, body)
+            raise
         found = lines.select(ragged.sum().alias("n"), pl.col(_ROW).filter(ragged).first().alias("row"),
                              cells.filter(ragged).first().alias("cells")).row(0, named=True)
         return len(lines), {0: (found["n"], found["row"], found["cells"])}
@@ -118,6 +122,16 @@ def check_row_widths(path, key, sep, header):
     if count:
         raise ValueError(f"{key}: {path}, line {line}: {width} cells where the header has "
                          f"{len(header)} ({count} such rows; a truncated or ragged file?)")
+
+
+def _name_undecodable_line(path, key, before, body):
+    """Raise ``ValueError`` naming the first line of a chunk that is not UTF-8 text, if any."""
+    for offset, line in enumerate(body.splitlines(), start=1):
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise ValueError(f"{key}: {path}, line {before + offset}: not UTF-8 text ({error.reason} at byte "
+                             f"{error.start}); a binary or damaged file?") from None
 
 
 def _first_bad(column, bad, tag):
@@ -160,8 +174,13 @@ def check_raw_csv(path, key, feature_cols, label_cols, required, sep=","):
     """Raise ``ValueError`` for the first problem of raw csv ``path`` (the split of ``key``), whose
     header must hold the ``required`` columns."""
     check_plain_csv(path, key)
-    with open(path, newline="") as handle:
-        header = handle.readline().rstrip("\r\n").split(sep)
+    with open(path, "rb") as handle:
+        first_line = handle.readline()
+    try:
+        header = first_line.decode("utf-8").rstrip("\r\n").split(sep)
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{key}: {path}, line 1 (the header): not UTF-8 text ({error.reason}); a binary or "
+                         "damaged file?") from None
     missing = [c for c in required if c not in header]
     if missing:
         raise ValueError(f"{key}: {path}: missing columns {missing} (the dataset config's feature_cols/label_col "
