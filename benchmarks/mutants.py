@@ -28,10 +28,10 @@ MUTANTS = {
         "bench.py", "todo = [item for item in plan if item not in done]", "todo = plan[len(done):]",
         ["tests/test_bench.py::test_resume_redoes_exactly_the_missing_and_stale_runs_wherever_they_are"]),
     "fingerprint ignores batch_size": (
-        "bench.py", 'NOT_FINGERPRINTED = {"seed",', 'NOT_FINGERPRINTED = {"batch_size", "seed",',
+        "experiment.py", 'NOT_FINGERPRINTED = {"seed",', 'NOT_FINGERPRINTED = {"batch_size", "seed",',
         ["tests/test_bench.py::test_every_key_that_can_change_a_result_changes_the_fingerprint"]),
     "valid AUC in the test AUC column": (
-        "bench.py", "f\"| {mean_std(s['test_AUC'], s['seeds'])} \"", "f\"| {mean_std(s['valid_AUC'], s['seeds'])} \"",
+        "leaderboard.py", "f\"| {mean_std(s['test_AUC'], s['seeds'])} \"", "f\"| {mean_std(s['valid_AUC'], s['seeds'])} \"",
         ["tests/test_bench.py::test_leaderboard_columns_parse_back_to_the_csv_means"]),
     "every SSR-S layer draws with one filter seed": (
         "models/ssr.py", 'filter_seed=filter_seed + depth if filter_index_rule == "torch" else depth + 1',
@@ -41,6 +41,36 @@ MUTANTS = {
         "models/ssr.py", "self.ssr_layers(self.embedding_norm(feature_emb).flatten(start_dim=1))",
         "self.ssr_layers(feature_emb.flatten(start_dim=1))",
         ["tests/test_batch_norm.py::test_the_embedding_normalisation_is_applied_in_the_forward_pass"]),
+    "verdict on the gap or the p-value": (
+        "leaderboard.py", "abs(gap) > MIN_AUC_GAP and p_value < SIGNIFICANCE", "abs(gap) > MIN_AUC_GAP or p_value < SIGNIFICANCE",
+        ["tests/test_bench.py::test_a_verdict_needs_both_the_gap_and_the_significance"]),
+    "verdict threshold 1e-4": (
+        "published.py", "MIN_AUC_GAP, SIGNIFICANCE, MIN_SEEDS_FOR_TEST = 1e-3,", "MIN_AUC_GAP, SIGNIFICANCE, MIN_SEEDS_FOR_TEST = 1e-4,",
+        ["tests/test_bench.py::test_a_verdict_needs_both_the_gap_and_the_significance"]),
+    "fingerprint ignores net_dropout": (
+        "experiment.py", 'NOT_FINGERPRINTED = {"seed",', 'NOT_FINGERPRINTED = {"net_dropout", "seed",',
+        ["tests/test_bench.py::test_every_key_that_can_change_a_result_changes_the_fingerprint"]),
+    "fingerprint ignores learning_rate": (
+        "experiment.py", 'NOT_FINGERPRINTED = {"seed",', 'NOT_FINGERPRINTED = {"learning_rate", "seed",',
+        ["tests/test_bench.py::test_every_key_that_can_change_a_result_changes_the_fingerprint"]),
+    "fingerprint ignores epochs": (
+        "experiment.py", 'NOT_FINGERPRINTED = {"seed",', 'NOT_FINGERPRINTED = {"epochs", "seed",',
+        ["tests/test_bench.py::test_every_key_that_can_change_a_result_changes_the_fingerprint"]),
+    "fingerprint ignores --max-epochs": (
+        "bench.py", "params = {expid: resolve(folder, expid, max_epochs=max_epochs) for",
+        "params = {expid: resolve(folder, expid) for",
+        ["tests/test_bench.py::test_rows_made_under_max_epochs_are_not_rows_of_the_uncapped_config"]),
+    "raw check reads only the first numeric column": (
+        "data/raw_check.py", "[name for name in numeric_columns(feature_cols) if name in header])",
+        "[name for name in numeric_columns(feature_cols) if name in header][:1])",
+        ["tests/test_h5_store.py::test_bad_csv_is_named_before_anything_is_built"]),
+    "a bench's run outlives a killed bench": (
+        "bench.py", "preexec_fn=_die_with_parent)", "preexec_fn=None)",
+        ["tests/test_catalogue.py::test_killed_benchmark_takes_its_run_with_it"]),
+    "appends written in pieces": (
+        "safe_files.py", "        os.write(descriptor, line.encode())",
+        "        [os.write(descriptor, line[i:i + 64].encode()) for i in range(0, len(line), 64)]",
+        ["tests/test_results_kept.py::test_an_append_is_one_write_so_a_failure_after_it_leaves_the_line_whole"]),
 }
 
 

@@ -108,7 +108,8 @@ def run_benchmark(config_dir, seeds, out_dir, expids=None, gpu=-1, data_root=Non
             raise ValueError(f"test_data: experiment {expid!r} of {folders[expid]} has no test split; a leaderboard "
                              "reports test metrics (selection uses validation), so its dataset needs one")
     params = {expid: resolve(folder, expid, max_epochs=max_epochs) for expid, folder in folders.items()}
-    fingerprints = {expid: config_fingerprint(p) for expid, p in params.items()}
+    fingerprints = {expid: config_fingerprint(p) for expid, p in params.items()
+                    if not report_only or expid in expids}  # a report of --expids shows just those
     tuning = {expid: p.get("tuning", "untuned") for expid, p in params.items()}
     os.makedirs(out_dir, exist_ok=True)
     with claimed(os.path.join(out_dir, ".bench.lock"), f"results folder {out_dir!r}"):  # one writer at a time

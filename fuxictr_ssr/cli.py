@@ -5,6 +5,7 @@ scale (a family over parameter counts), tune (a FuxiCTR tuner config), sparsity 
 report), models (the registry), data (synth, synth-criteo, prepare). Also ``python -m fuxictr_ssr``.
 """
 import argparse
+import errno
 import os
 import sys
 import time
@@ -323,6 +324,12 @@ def handled(program, handler, args):
     except ValueError as error:
         print(f"{program}: error: {error}", file=sys.stderr)
         return 2
+    except OSError as error:
+        if error.errno != errno.ENOSPC:
+            raise
+        print(f"{program}: error: {error.filename or 'a file'}: the disk is full (no space left on device); "
+              "results written before are kept", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"\n{program}: interrupted; results written before the interrupt are kept (rerun the same command "
               "to resume a benchmark or a search)", file=sys.stderr)
@@ -331,9 +338,12 @@ def handled(program, handler, args):
 
 
 def run_expid_main(argv=None):
-    """Entry of a model_zoo folder's run_expid.py: FuxiCTR's flags, FuxiCTR's behaviour."""
+    """Entry of a model_zoo folder's run_expid.py: FuxiCTR's flags and behaviour, plus ``--data-root``
+    and ``--max-epochs`` as ``fuxictr-ssr run`` has them."""
     parser = argparse.ArgumentParser(prog="run_expid.py", description="Run one experiment of ./config/")
     add_run_arguments(parser)
+    parser.add_argument("--data-root", help="relocate the dataset: replaces data_root and that prefix of the data paths")
+    parser.add_argument("--max-epochs", type=int, help="cap the config's epochs (early stopping still applies)")
     return handled("run_expid.py", command_run, parser.parse_args(argv))
 
 

@@ -256,12 +256,43 @@ def check_training_params(params):
     for key in ("batch_size", "epochs"):
         require_positive_int(params, key)
     require_choice(params, "monitor_mode", ("max", "min"))
+    check_metrics(params)
+    for key in ("model_id", "dataset_id"):
+        require_plain_name(params, key)
     require(isinstance(params.get("seed"), int), "seed", "an integer", params.get("seed"))
     if "early_stop_patience" in params:
         require_positive_int(params, "early_stop_patience")
     require(params.get("log_to_console", True) in (True, False, "epochs"), "log_to_console",
             "true, false or 'epochs' (one console line per epoch)", params.get("log_to_console"))
     check_optimizer_and_loss(params)
+
+
+# The metric names fuxictr's evaluate_metrics computes (NDCG with its cut-off, e.g. NDCG@10)
+METRICS = ("logloss", "binary_crossentropy", "AUC", "gAUC", "avgAUC", "MRR")
+
+
+def check_metrics(params):
+    """``metrics`` and the metrics ``monitor`` names (a name, or ``{name: weight}``) are ones
+    fuxictr computes: a typo would otherwise stop the run at its first validation."""
+    metrics = params.get("metrics", ["logloss", "AUC"])
+    require(isinstance(metrics, list) and metrics, "metrics", f"a list of metric names ({', '.join(METRICS)})", metrics)
+    monitor = params.get("monitor", "AUC")
+    named = [("metrics", m) for m in metrics] + [("monitor", m) for m in (monitor if isinstance(monitor, dict)
+                                                                         else [monitor])]
+    for key, name in named:
+        require(isinstance(name, str) and (name in METRICS or name.startswith("NDCG")), key,
+                f"metric names of {', '.join(METRICS)} or NDCG@k", name)
+
+
+def require_plain_name(params, key):
+    """An experiment or dataset id names a file and a folder under model_root / data_root: no
+    path separators, no absolute path, no '..'."""
+    value = params.get(key)
+    if value is None:
+        return
+    require(isinstance(value, str) and value not in ("", ".", "..") and not os.path.isabs(value)
+            and "/" not in value and "\\" not in value, key,
+            "a plain name (no '/', '\\', '..' or absolute path: it names files under model_root and data_root)", value)
 
 
 LOSS_ALIASES = ("bce", "binary_crossentropy", "binary_cross_entropy")

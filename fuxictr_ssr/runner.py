@@ -9,6 +9,8 @@ evaluate valid and test, and append one result line to ``<config folder name>.cs
 import contextlib
 import gc
 import logging
+import os
+import sys
 import time
 
 import fuxictr
@@ -65,6 +67,11 @@ def run_experiment(config_dir, expid, gpu=-1, overrides=None, result_csv=None, d
     if threads is not None:
         if threads < 1:
             raise ValueError(f"--threads: expected a positive integer, got {threads}")
+        cores = os.cpu_count() or 1
+        if threads > cores:
+            print(f"warning: --threads {threads} is more than this machine's {cores} cores; using {cores}",
+                  file=sys.stderr)
+            threads = cores
         torch.set_num_threads(threads)
     # Two runs of one expid under one model_root would write one checkpoint and log; the second is
     # refused before it starts. The log is the lock (no extra file); under torchrun rank 0 alone

@@ -16,12 +16,16 @@ def append_line(path, line):
     A write to a regular file is not cut short by a signal, so a killed process leaves the line
     whole or absent. A file that does not end with a newline (a line torn by a crash of an older
     writer, or by a full disk) gets one first, so the new line never merges with the torn one.
+    Appenders take turns (an exclusive ``flock`` for the check and the write): another process's
+    line still being written would otherwise look torn, and get a newline in its middle.
     """
     if not line.endswith("\n"):
         line += "\n"
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)  # checked writable before the work
     descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
+        if fcntl is not None:
+            fcntl.flock(descriptor, fcntl.LOCK_EX)  # released when the descriptor is closed
         size = os.fstat(descriptor).st_size
         if size:
             with open(path, "rb") as handle:

@@ -32,7 +32,7 @@ import yaml
 from .bench import run_benchmark
 from .experiment import config_fingerprint, resolve
 from .leaderboard import current_rows
-from .records import cpu_name, read_results
+from .records import append_result, cpu_name, read_results
 from .config import (BARS_SEEDS, DATASET_KEYS, DEFAULT_PARAMS, RUN_KEYS, load_dataset_block, load_experiment,
                      read_yaml)
 from .registry import constructor_keys, get_model_class
@@ -318,9 +318,24 @@ def run_tune(tuner_path, out_dir=None, gpu=-1, max_trials=None, sampler="grid", 
     log(f"chosen: {chosen['expid']} (validation {_monitor_text(monitor)} {monitor_score(chosen, monitor):.6f}); "
         f"{os.path.join(out_dir, 'tuning.md')}")
     if not search_only:
-        run_benchmark(chosen_dir, list(seeds), final_out or os.path.join(out_dir, "final"), gpu=gpu,
+        final_dir = final_out or os.path.join(out_dir, "final")
+        if seed in seeds:
+            reuse_chosen_run(chosen, chosen_dir, tuned_expid, final_dir, max_epochs, log)
+        run_benchmark(chosen_dir, list(seeds), final_dir, gpu=gpu,
                       data_root=data_root, command=command, log=log, max_epochs=max_epochs)
     return trials, chosen
+
+
+def reuse_chosen_run(chosen, chosen_dir, tuned_expid, final_dir, max_epochs, log):
+    """The chosen trial already ran the search seed with the chosen settings (the same config
+    fingerprint): its row joins the final runs under the tuned name instead of a second run."""
+    fingerprint = config_fingerprint(resolve(chosen_dir, tuned_expid, max_epochs=max_epochs))
+    results_csv = os.path.join(final_dir, "results.csv")
+    done = {(r["expid"], r["seed"]) for r in current_rows(read_results(results_csv), {tuned_expid: fingerprint})}
+    if fingerprint != chosen["config_hash"] or (tuned_expid, chosen["seed"]) in done:
+        return
+    append_result(results_csv, {**chosen, "expid": tuned_expid})
+    log(f"{tuned_expid} seed {chosen['seed']}: the chosen trial {chosen['expid']} is this run; its row is reused")
 
 
 def _monitor_text(monitor):

@@ -10,6 +10,7 @@ from fuxictr_ssr.bench import run_benchmark
 from fuxictr_ssr.leaderboard import summarise
 from fuxictr_ssr.records import RESULT_COLUMNS, read_results
 from fuxictr_ssr.data import SyntheticSpec
+from fuxictr_ssr.registry import constructor_keys, get_model_class, list_models
 from helpers import generated_experiment
 
 SUITE = {
@@ -221,10 +222,23 @@ def test_resume_redoes_exactly_the_missing_and_stale_runs_wherever_they_are(suit
     assert sorted(calls) == [("DNN_gen", 2), ("SSR_D_gen", 1), ("SSR_D_gen", 3)]
 
 
-TRAINING_KEYS = [k for k in config.RUN_KEYS + config.DATASET_KEYS if k not in experiment.NOT_FINGERPRINTED]
+# Every key that can change a result, written out (not derived from NOT_FINGERPRINTED, so a key
+# wrongly added there fails here), and every constructor argument of every registered model
+RESULT_KEYS = ["model", "dataset_id", "optimizer", "optimizer_epsilon", "embedding_optimizer", "loss",
+               "learning_rate", "epochs", "batch_size", "shuffle", "monitor", "monitor_mode", "early_stop_patience",
+               "save_best_only", "eval_steps", "reduce_lr_on_plateau", "max_gradient_norm", "embedding_regularizer",
+               "net_regularizer", "data_loader", "block_rows", "streaming", "compile", "precision", "group_id",
+               "use_features", "feature_specs", "feature_config", "min_categr_count", "feature_cols", "label_col",
+               "feature_processor"]
+MODEL_KEYS = sorted({key for name in list_models() for key in constructor_keys(get_model_class(name))}
+                    - {"self", "feature_map", "kwargs", "gpu", "model_id"})
 
 
-@pytest.mark.parametrize("key", TRAINING_KEYS)
+def test_the_model_keys_under_test_include_the_architecture_knobs():
+    assert {"net_dropout", "num_views", "view_dims", "hidden_units", "ics_iterations"} <= set(MODEL_KEYS)
+
+
+@pytest.mark.parametrize("key", sorted(set(RESULT_KEYS) | set(MODEL_KEYS)))
 def test_every_key_that_can_change_a_result_changes_the_fingerprint(key):
     base = {"model": "SSR", "batch_size": 4096, "learning_rate": 1e-3, "view_dims": [64]}
     assert experiment.config_fingerprint({**base, key: "changed"}) != experiment.config_fingerprint(base)
@@ -299,3 +313,27 @@ def test_default_results_folders_mirror_their_configs_and_never_collide(tmp_path
     assert experiment.default_results_folder("benchmark_configs/Frappe_x1", under="results/scaling") == \
         "results/scaling/Frappe_x1"
     assert experiment.default_results_folder(str(tmp_path.parent)) == os.path.join("results", tmp_path.parent.name)
+
+
+@pytest.mark.parametrize("gaps, verdict", [
+    (([0.8100, 0.8101, 0.8102], [0.8105, 0.8106, 0.8107]), "tie"),  # significant, but below 1e-3
+    (([0.8100, 0.8120, 0.8080], [0.8130, 0.8160, 0.8100]), "tie"),  # above 1e-3, but p > 0.05
+    (([0.8100, 0.8101, 0.8102], [0.8115, 0.8116, 0.8117]), "better"),  # both
+])
+def test_a_verdict_needs_both_the_gap_and_the_significance(tmp_path, gaps, verdict):
+    rows = _rows("A_x", gaps[0]) + _rows("B_x", gaps[1])
+    path = tmp_path / "leaderboard.md"
+    leaderboard.write_leaderboard(str(path), "Criteo_x1", rows, "cmd")
+    line = next(line for line in path.read_text().splitlines() if line.startswith("| 1 | B_x |"))
+    assert line.rstrip(" |").endswith(verdict)
+
+
+def test_rows_made_under_max_epochs_are_not_rows_of_the_uncapped_config(tmp_path, monkeypatch):
+    three_epochs = generated_experiment(tmp_path, SUITE, base={"epochs": 3})
+    calls = []
+    monkeypatch.setattr(bench, "run_one", lambda _, expid, seed, *args: calls.append(args[-2]) or _fake_result(expid, seed))
+    out = str(tmp_path / "results")
+    run_benchmark(three_epochs, [1], out, expids=["DNN_gen"], max_epochs=1, log=lambda m: None)
+    run_benchmark(three_epochs, [1], out, expids=["DNN_gen"], max_epochs=1, log=lambda m: None)
+    run_benchmark(three_epochs, [1], out, expids=["DNN_gen"], log=lambda m: None)
+    assert calls == [1, None]  # the capped run once, then the uncapped one

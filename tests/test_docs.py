@@ -1,6 +1,9 @@
 """The numbers of the front page come from a committed leaderboard, and stay equal to it."""
 import os
 import re
+from importlib.metadata import version
+
+import pytest
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BOARD = os.path.join(REPO_ROOT, "results", "experiments", "Frappe_x1", "tuned", "leaderboard.md")
@@ -23,3 +26,42 @@ def test_the_readme_results_table_is_the_tuned_frappe_leaderboard():
         if verdict != "(best)":
             gap, p_value, word = [part.strip() for part in verdict.split(",")]
             assert row[11].startswith(gap) and float(p_value) == float(f"{float(row[12]):.2g}") and word == row[13]
+
+
+def fuxictr_version():
+    return version("fuxictr")
+
+
+def _doc_block(path, starts_with):
+    """The lines of the first fenced block of ``path`` whose first line starts with ``starts_with``."""
+    blocks = re.findall(r"```\w*\n(.*?)```", open(os.path.join(REPO_ROOT, path)).read(), re.S)
+    return next(block.splitlines() for block in blocks if block.startswith(starts_with))
+
+
+def _metrics(line):
+    """``{(split, metric): value}`` of a FuxiCTR result line."""
+    return {(split, name): float(value) for split, part in re.findall(r"\[(val|test)\] ([^,\[]+)", line)
+            for name, value in re.findall(r"(\w+): ([\d.]+)", part)}
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(fuxictr_version() != "2.3.10", reason="the documented line is fuxictr 2.3.10's")
+def test_the_documented_result_line_is_what_ssr_test_prints(trained_zoo):
+    shown = _metrics(_doc_block("docs/fuxictr.md", " 2")[0])
+    printed = _metrics(open(trained_zoo / "config.csv").read().splitlines()[-1])
+    assert set(shown) == set(printed) and len(shown) == 4
+    for key, value in shown.items():
+        assert printed[key] == pytest.approx(value, abs=5e-4), key  # 6 digits shown; other thread counts move them
+
+
+@pytest.mark.slow
+def test_the_documented_demo_table_is_what_the_demo_prints(tmp_path):
+    from fuxictr_ssr.demo import format_table, oracle_test_auc, run_demo
+    table = format_table(run_demo(str(tmp_path / "demo")), oracle_test_auc()).splitlines()
+    shown = _doc_block("docs/development.md", "expid")
+    for printed_line, shown_line in zip(table, shown):
+        printed, documented = printed_line.split(), shown_line.split()
+        assert printed[:2] == documented[:2] and printed[4:5] == documented[4:5]  # names, parameters
+        for got, expected in zip(printed[2:4], documented[2:4]):
+            if expected != "-":
+                assert float(got) == pytest.approx(float(expected), abs=5e-4), (printed_line, shown_line)

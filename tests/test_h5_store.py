@@ -209,6 +209,8 @@ def bad_frames(**changes):
     ({"valid": lambda f: f.assign(label=f["label"].where(f.index > 5))},
      r"valid_data: .*valid.csv, column 'label': 6 missing labels"),
     ({"valid": lambda f: f.iloc[:0]}, r"valid_data: .*valid.csv has a header but no rows"),
+    ({"train": lambda f: f.assign(n2=f["n2"].astype(object).where(f.index != 7, "abc"))},
+     r"train_data: .*train.csv, column 'n2': 1 values that are not numbers .*'abc', at line 9"),
 ])
 def test_bad_csv_is_named_before_anything_is_built(tmp_path, changes, message):
     params = dataset_params(tmp_path, bad_frames(**changes))

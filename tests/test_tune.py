@@ -177,3 +177,16 @@ def test_a_leaderboard_over_several_folders_says_how_each_was_tuned(base, tmp_pa
     (other / "model_config.yaml").write_text(yaml.safe_dump({"Base": blocks["Base"], "DNN_gen": blocks["DNN_gen"]}))
     with pytest.raises(ValueError, match="experiment 'DNN_gen' is defined in both"):
         run_benchmark([base, str(other)], [1], out, log=lambda m: None)
+
+
+@pytest.mark.slow
+def test_the_chosen_trials_own_seed_is_reused_not_rerun(base, tmp_path):
+    out = str(tmp_path / "tuned")
+    messages = []
+    trials, chosen = tune.run_tune(write_tuner(tmp_path, base, space={"net_dropout": [0, 0.3]}), out_dir=out,
+                                   seeds=[2021, 7], log=messages.append)
+    final = {r["seed"]: r for r in read_results(os.path.join(out, "final", "results.csv"))}
+    assert sorted(final) == ["2021", "7"]
+    assert final["2021"]["test_AUC"] == chosen["test_AUC"] and final["2021"]["finished_at"] == chosen["finished_at"]
+    assert any("the chosen trial" in m and "its row is reused" in m for m in messages)
+    assert "2 runs (1 experiments x 2 seeds); 1 already in" in "\n".join(messages)

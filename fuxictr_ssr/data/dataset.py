@@ -2,15 +2,15 @@
 preprocessing, and which loader reads them.
 
 Raw splits are preprocessed once into ``<data_root>/<dataset_id>/`` (``feature_map.json`` plus the
-encoded splits) and reused while that folder holds them and the raw files keep the size and mtime
-recorded in its ``raw_sources.json`` (a replaced raw file makes a rebuild, with a warning): ``data_format: h5`` stores raw csv as an
+encoded splits) and reused while that folder holds them and the raw files keep the content recorded
+in its ``raw_sources.json`` (:mod:`fuxictr_ssr.data.manifest`; a replaced raw file makes a rebuild,
+with a warning; a store without a manifest is used with a warning that it cannot be checked): ``data_format: h5`` stores raw csv as an
 h5 column store without Ray (:mod:`fuxictr_ssr.data.h5_store`); ``csv`` / ``parquet`` go through
 fuxictr's ``build_dataset``; ``npz`` (and given h5 splits) are read as they are.
 """
 import contextlib
 import glob
 import importlib
-import json
 import logging
 import os
 
@@ -21,10 +21,10 @@ from ..config import RAW_DATA_FORMATS, SPLIT_KEYS, data_format, preprocessed_par
 from ..safe_files import exclusive, write_json
 from .h5_store import build_h5_dataset, is_h5_path, load_feature_map
 from .loader import ColumnarDataLoader, split_labels
+from .manifest import MANIFEST_FILE, changed_split, read_json_file, signatures
 from .raw_check import check_raw_splits
 from .streaming import StreamingH5Loader
 
-RAW_SOURCES_FILE = "raw_sources.json"
 DATA_LOADERS = {"columnar": ColumnarDataLoader, "streaming": StreamingH5Loader, "fuxictr": None}
 
 
@@ -105,22 +105,20 @@ class DataPlan:
             path is not None and not os.path.isfile(path) for path in self.stores.values())
 
     def raw_files(self):
-        """``{split key: [[path, size, mtime_ns], ...]}`` of the raw files a build reads."""
-        found = {}
-        for key, path in self.given.items():
-            if self.preprocesses and not is_h5_path(path):
-                files = sorted(glob.glob(os.path.join(path, "*") if os.path.isdir(path) else path))
-                found[key] = [[os.path.abspath(f), os.path.getsize(f), os.stat(f).st_mtime_ns] for f in files]
-        return found
+        """``{split key: [path, ...]}`` of the raw files a build reads."""
+        return {key: sorted(glob.glob(os.path.join(path, "*") if os.path.isdir(path) else path))
+                for key, path in self.given.items() if self.preprocesses and not is_h5_path(path)}
+
+    @property
+    def manifest_path(self):
+        return os.path.join(self.folder, MANIFEST_FILE)
 
     def stale_split(self, raw_files):
-        """The split key whose raw files changed (size or mtime) since the store was built, or None."""
-        manifest = os.path.join(self.folder, RAW_SOURCES_FILE)
-        if not (os.path.isfile(manifest) and os.path.isfile(self.feature_map_path)):
+        """The split key whose raw files changed since the store was built, or None (also for a
+        store without a manifest, which cannot be checked)."""
+        if not (os.path.isfile(self.manifest_path) and os.path.isfile(self.feature_map_path)):
             return None
-        with open(manifest) as handle:
-            recorded = json.load(handle)
-        return next((key for key, files in raw_files.items() if files and files != recorded.get(key)), None)
+        return changed_split(self.manifest_path, raw_files, self.params["data_root"])
 
     def needs_build(self):
         """Whether :meth:`prepare` will preprocess raw files (none stored yet, or stale)."""
@@ -143,10 +141,14 @@ class DataPlan:
             raw_files = self.raw_files()
             stale = self.stale_split(raw_files)
             if stale:
-                logging.warning("%s: %s changed (size or mtime) since %s was built from it; rebuilding", stale,
-                                self.given[stale], self.folder)
+                logging.warning("%s: %s changed (its size or its first or last MiB) since %s was built from it; "
+                                "rebuilding", stale, self.given[stale], self.folder)
                 os.remove(self.feature_map_path)
             built, paths = self.preprocesses and self._store_missing(), dict(self.given)
+            if self.preprocesses and not built and not os.path.isfile(self.manifest_path):
+                logging.warning("%s has no %s (built by FuxiCTR or an older version): whether its raw files changed "
+                                "since cannot be checked; delete %s to rebuild it", self.folder, MANIFEST_FILE,
+                                self.feature_map_path)
             if self.format == "h5":
                 if built:
                     build_h5_dataset(self._processor(), self.params)
@@ -155,7 +157,8 @@ class DataPlan:
                 stored = build_dataset(self._processor(), **self.params)
                 paths.update(zip(SPLIT_KEYS, stored))
             if built and any(raw_files.values()):
-                write_json(os.path.join(self.folder, RAW_SOURCES_FILE), raw_files)
+                write_json(self.manifest_path, signatures(raw_files, self.params["data_root"]))
+        read_json_file(self.feature_map_path)  # a damaged feature map is named, not a JSON traceback
         feature_map = FeatureMap(self.params["dataset_id"], self.folder)
         return load_feature_map(feature_map, self.feature_map_path, self.params), paths
 

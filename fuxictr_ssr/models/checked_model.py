@@ -1,5 +1,6 @@
 """The base class of every model here: FuxiCTR's ``BaseModel`` with its config checked first, and a
 check of BatchNorm's running statistics at every validation."""
+import errno
 import functools
 import inspect
 import logging
@@ -207,7 +208,16 @@ class CheckedModel(BaseModel):
     def save_weights(self, checkpoint):
         """BaseModel's save, through a temporary file and a rename: a kill during a save leaves the
         previous best checkpoint whole, not a torn file that the final reload cannot read."""
-        super().save_weights(checkpoint + ".tmp")
+        try:
+            super().save_weights(checkpoint + ".tmp")
+        except (OSError, RuntimeError) as error:  # torch reports a full disk as a RuntimeError
+            if getattr(error, "errno", None) != errno.ENOSPC and "No space left" not in str(error):
+                raise
+            if os.path.exists(checkpoint + ".tmp"):
+                os.remove(checkpoint + ".tmp")
+            needed = sum(t.numel() * t.element_size() for t in self.state_dict().values()) / 2 ** 20
+            raise ValueError(f"{checkpoint}: the disk is full (about {needed:,.0f} MB needed for the checkpoint); "
+                             "the previous best checkpoint and every finished result are kept") from None
         os.replace(checkpoint + ".tmp", checkpoint)
 
     def evaluate_with_ics_zeros(self, data_generator):
@@ -230,9 +240,9 @@ class CheckedModel(BaseModel):
         message = (f"BatchNorm check: validation AUC {logs['AUC']:.6f} with running statistics (eval mode), "
                    f"{batch_mode:.6f} with each batch's own statistics")
         if abs(gap) > self.bn_check_threshold:
-            logging.warning("%s: gap %.4f > bn_check_threshold %g, the running statistics do not describe "
-                            "the model being trained (checkpoint and early stopping act on eval mode)",
-                            message, gap, self.bn_check_threshold)
+            logging.warning("%s: eval mode is %.4f %s batch mode, more than bn_check_threshold %g apart; the running "
+                            "statistics do not describe the model being trained (checkpoint and early stopping act on "
+                            "eval mode)", message, abs(gap), "below" if gap > 0 else "above", self.bn_check_threshold)
         else:
             logging.info(message)
         return gap
