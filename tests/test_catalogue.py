@@ -175,17 +175,29 @@ def _children(pid):
         return []
 
 
+def _run_children(pid):
+    """The benchmark's training processes (``-m fuxictr_ssr run``), not its other children (git)."""
+    found = []
+    for child in _children(pid):
+        try:
+            if b"fuxictr_ssr\x00run\x00" in open(f"/proc/{child}/cmdline", "rb").read():
+                found.append(child)
+        except OSError:
+            pass
+    return found
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal is Linux's")
 def test_killed_benchmark_takes_its_run_with_it(zoo):
     # silent on stdout: a run that printed would also die of the closed pipe, safeguard or not
-    edit(zoo, epochs=200, early_stop_patience=200, log_to_console=False)
+    edit(zoo, epochs=200, early_stop_patience=200, log_to_console=False, verbose=0)
     bench = subprocess.Popen(CLI + ["bench", "--config", "config", "--expids", "SSR_test", "--out", "results"],
                              cwd=zoo, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
-    while not _children(bench.pid) and time.time() < deadline:
+    while not _run_children(bench.pid) and time.time() < deadline:
         time.sleep(0.2)
-    child = _children(bench.pid)[0]
+    child = _run_children(bench.pid)[0]
     time.sleep(3)
     os.kill(bench.pid, signal.SIGKILL)
     bench.wait()
