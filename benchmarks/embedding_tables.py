@@ -115,6 +115,8 @@ def parse_args(argv):
                         help="rehearsal csv whose largest build gives the per-field vocabulary sizes")
     parser.add_argument("--families", default=",".join(EXPIDS))
     parser.add_argument("--batch-size", type=int, help="default: the config's (10,000)")
+    parser.add_argument("--ids-scale", type=float, default=1.0,
+                        help="multiply every field's vocabulary (e.g. 4: tables of the size min_categr_count 1 keeps)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--steps", type=int, default=2, help="training steps per model per round")
@@ -135,6 +137,8 @@ def main(argv=None):
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
     real, rows = rehearsal_vocabulary(args.vocab_from)
+    if args.ids_scale != 1:  # small fields stay above the tower's size
+        real = {name: max(TOWER_IDS + 1, int(size * args.ids_scale)) for name, size in real.items()}
     if args.quick:
         real = {name: max(TOWER_IDS + 1, size // 100) for name, size in real.items()}
     vocab = {"tower": {name: TOWER_IDS for name in real}, "dense": real, "sparse": real}
@@ -177,7 +181,8 @@ def render(args, argv, entries, phases, batch_size, real, rows):
              f"Command: `python benchmarks/embedding_tables.py {' '.join(sys.argv[1:] if argv is None else argv)}`  ",
              f"Models: `{os.path.relpath(CONFIG, REPO_ROOT)}` ({', '.join(EXPIDS[f] for f in args.families)}), "
              f"batch {batch_size:,}, {len(real)} fields; real tables: {sum(real.values()):,} ids (the {rows:,}-row "
-             f"rehearsal build); tower: {TOWER_IDS} ids per field. {args.rounds} interleaved rounds of {args.steps} "
+             f"rehearsal build" + (f"'s x {args.ids_scale:g}, each field at least {TOWER_IDS + 1}"
+                                   if args.ids_scale != 1 else "") + f"); tower: {TOWER_IDS} ids per field. {args.rounds} interleaved rounds of {args.steps} "
              f"steps per model; phases: median of {args.profile_steps} steps.", "",
              "Ratio: train samples/s over the same family's tower in the same round, median (min-max) over rounds.",
              "", "| family | mode | ids | non-emb params | train samples/s | vs tower | "

@@ -114,6 +114,8 @@ def known_vocab(name, given):
     if name in given:
         with open(given[name]) as handle:
             features = json.load(handle)["features"]
+        if isinstance(features, list):  # fuxictr writes [{name: spec}, ...]
+            features = {field: spec for item in features for field, spec in item.items()}
         return {field: spec["vocab_size"] for field, spec in features.items() if "vocab_size" in spec}, given[name]
     if name == "Criteo_x4_001":
         from embedding_tables import rehearsal_vocabulary

@@ -76,8 +76,8 @@ COST_SCRIPT = os.path.join(os.path.dirname(SCRIPT), "leaderboard_cost.py")
 @pytest.mark.slow
 def test_leaderboard_cost_quick_mode_reports_hours_per_family_and_the_whole_board(tmp_path):
     feature_map = tmp_path / "feature_map.json"
-    feature_map.write_text('{"features": {"user": {"type": "categorical", "vocab_size": 957}, '
-                           '"item": {"type": "categorical", "vocab_size": 4083}}}')
+    feature_map.write_text('{"features": [{"user": {"type": "categorical", "vocab_size": 957}}, '
+                           '{"item": {"type": "categorical", "vocab_size": 4083}}]}')  # fuxictr's layout
     out = tmp_path / "cost.md"
     subprocess.run([sys.executable, COST_SCRIPT, "--quick", "--datasets", "Frappe_x1,KKBox_x1",
                     "--vocab", f"Frappe_x1={feature_map}", "--out", str(out)],
