@@ -65,3 +65,16 @@ def test_the_documented_demo_table_is_what_the_demo_prints(tmp_path):
         for got, expected in zip(printed[2:4], documented[2:4]):
             if expected != "-":
                 assert float(got) == pytest.approx(float(expected), abs=5e-4), (printed_line, shown_line)
+
+
+def test_the_readme_cost_table_is_the_measured_one():
+    """The front page's cost of a full leaderboard is results/leaderboard_cost.md's, cell for cell."""
+    measured = {row[0]: row for row in table_rows(open(os.path.join(REPO_ROOT, "results", "leaderboard_cost.md")).read(),
+                                                  r"[A-Z]\w+_x\w+")}
+    shown = table_rows(open(os.path.join(REPO_ROOT, "README.md")).read(), r"[A-Z]\w+_x\w+")
+    shown = [row for row in shown if len(row) == 8]
+    assert [row[0] for row in shown] == list(measured) and len(shown) == 7
+    for name, train_rows, epochs, dnn, ssr_d, ssr_s, board, gpu in shown:
+        row = measured[name]
+        assert row[1].startswith(train_rows + " / ") and row[2].startswith(f"[{epochs}]")
+        assert [dnn, ssr_d, ssr_s] == row[5:8] and row[8] == f"{board} (13)" and gpu == row[9] == ""
