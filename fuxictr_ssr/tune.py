@@ -328,13 +328,16 @@ def run_tune(tuner_path, out_dir=None, gpu=-1, max_trials=None, sampler="grid", 
 
 def reuse_chosen_run(chosen, chosen_dir, tuned_expid, final_dir, max_epochs, log):
     """The chosen trial already ran the search seed with the chosen settings (the same config
-    fingerprint): its row joins the final runs under the tuned name instead of a second run."""
-    fingerprint = config_fingerprint(resolve(chosen_dir, tuned_expid, max_epochs=max_epochs))
+    fingerprint under the trial's name): its row joins the final runs under the tuned name, with the
+    tuned experiment's fingerprint, instead of a second run."""
+    params = resolve(chosen_dir, tuned_expid, max_epochs=max_epochs)
+    fingerprint = config_fingerprint(params)
     results_csv = os.path.join(final_dir, "results.csv")
     done = {(r["expid"], r["seed"]) for r in current_rows(read_results(results_csv), {tuned_expid: fingerprint})}
-    if fingerprint != chosen["config_hash"] or (tuned_expid, chosen["seed"]) in done:
+    same_run = config_fingerprint({**params, "model_id": chosen["expid"]}) == chosen["config_hash"]
+    if not same_run or (tuned_expid, chosen["seed"]) in done:
         return
-    append_result(results_csv, {**chosen, "expid": tuned_expid})
+    append_result(results_csv, {**chosen, "expid": tuned_expid, "config_hash": fingerprint})
     log(f"{tuned_expid} seed {chosen['seed']}: the chosen trial {chosen['expid']} is this run; its row is reused")
 
 
