@@ -89,7 +89,7 @@ def test_leaderboard_cost_quick_mode_reports_hours_per_family_and_the_whole_boar
                        report, re.M)
     assert frappe, report
     runs = [float(frappe.group(i)) for i in (1, 2, 3)]
-    assert all(h > 0 for h in runs) and float(frappe.group(4)) == pytest.approx(5 * sum(runs), abs=1.5)  # shown rounded
+    assert all(h >= 0 for h in runs) and float(frappe.group(4)) == pytest.approx(5 * sum(runs), abs=1.5)  # shown rounded (0.0 h on a fast machine)
     assert re.search(r"^\| KKBox_x1 \| .* \| 100 ids per field \(table cost not counted\) \|", report, re.M)
 
 
