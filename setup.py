@@ -25,7 +25,13 @@ setup(
         # the sparsity, scale and tune reports draw figures after all their work: never optional
         "matplotlib",
     ],
-    extras_require={"test": ["pytest", "pytest-timeout", "optuna"], "tune": ["optuna"]},
+    extras_require={
+        "test": ["pytest", "pytest-timeout", "optuna", "onnx", "onnxscript", "onnxruntime"],
+        "tune": ["optuna"],
+        # export --format onnx: torch's torch.export-based exporter writes with onnx and onnxscript;
+        # onnxruntime runs the parity check (and serves)
+        "export": ["onnx", "onnxscript", "onnxruntime"],
+    },
     entry_points={
         "console_scripts": ["fuxictr-ssr=fuxictr_ssr.cli:main"],
         "fuxictr.models": [f"{name}=fuxictr_ssr.models:{name}" for name in MODELS],

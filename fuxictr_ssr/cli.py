@@ -2,7 +2,8 @@
 
 Commands: run (one experiment, as FuxiCTR's run_expid.py), demo, bench (a leaderboard over seeds),
 scale (a family over parameter counts), tune (a FuxiCTR tuner config), sparsity (a checkpoint's
-report), models (the registry), data (synth, synth-criteo, prepare). Also ``python -m fuxictr_ssr``.
+report), predict (score raw rows with a checkpoint), export (ONNX / TorchScript for serving), models
+(the registry), data (synth, synth-criteo, prepare). Also ``python -m fuxictr_ssr``.
 """
 import argparse
 import errno
@@ -56,11 +57,12 @@ def command_run(args):
 
 
 def command_demo(args):
-    from .demo import describe, format_table, oracle_test_auc, run_demo
+    from .demo import describe, format_table, oracle_test_auc, run_demo, score_test_split
     print(f"Demo data: {describe()}", flush=True)
     start = time.perf_counter()
     results = run_demo(os.path.abspath(args.work_dir))
     print("\n" + format_table(results, oracle_test_auc()))
+    print("\n" + score_test_split(os.path.abspath(args.work_dir), results[0]))
     print(f"\nTotal {time.perf_counter() - start:.0f} s; logs, checkpoints and results.csv in {args.work_dir}")
 
 
@@ -138,6 +140,25 @@ def command_sparsity(args):
     if ics_rows:
         print(open(os.path.join(out_dir, "ics.md")).read())
     print(f"Written to {out_dir}")
+
+
+def command_predict(args):
+    from .predict import predict
+    keep = [name.strip() for name in args.keep_columns.split(",") if name.strip()] if args.keep_columns else []
+    summary = predict(args.config, args.expid, args.data, args.out, checkpoint=args.checkpoint, keep_columns=keep,
+                      batch_size=args.batch_size, gpu=args.gpu, data_root=args.data_root, evaluate=args.evaluate)
+    metrics = "".join(f", {name} {value:.6f}" for name, value in summary.get("metrics", {}).items())
+    print(f"Scored {summary['rows']:,} rows with {summary['checkpoint']} into {summary['out']} "
+          f"({summary['seconds']:.1f} s{metrics})")
+
+
+def command_export(args):
+    from .export import export_model
+    done = export_model(args.config, args.expid, args.format, out=args.out, checkpoint=args.checkpoint,
+                        data_root=args.data_root)
+    graph, serving, vocabulary = done["paths"]
+    print(f"Exported {args.expid} as {args.format}: {graph} (largest difference from the eager model on random "
+          f"inputs {done['max_abs_diff']:.2g}); serving inputs in {serving}, vocabularies in {vocabulary}")
 
 
 def command_models(args):
@@ -263,6 +284,28 @@ def build_parser():
     sparsity.add_argument("--data-root", help="where the dataset is (replaces data_root)")
     sparsity.add_argument("--out", help="output folder (default: next to the checkpoint)")
     sparsity.set_defaults(handler=command_sparsity, outputs=[("out", "--out", True)])
+
+    predict = commands.add_parser("predict", help="score raw csv/parquet rows with a trained experiment's checkpoint")
+    add_run_arguments(predict)
+    predict.add_argument("--data", required=True, nargs="+", help="csv or parquet files with the dataset's feature "
+                         "columns (label optional)")
+    predict.add_argument("--checkpoint", help="the .model file (default: the run's, <model_root>/<dataset_id>/<expid>.model)")
+    predict.add_argument("--out", default="scores.csv", help="scores file, .csv or .parquet: a score column plus the kept ones")
+    predict.add_argument("--keep-columns", help="comma-separated input columns copied beside the score (e.g. an id)")
+    predict.add_argument("--batch-size", type=int, help="rows per forward (default: the experiment's batch_size)")
+    predict.add_argument("--data-root", help="the data root the model was trained with (replaces data_root)")
+    predict.add_argument("--evaluate", action="store_true",
+                         help="also print the experiment's metrics of the scores against the files' label column")
+    predict.set_defaults(handler=command_predict, outputs=[("out", "--out", False)])
+
+    export = commands.add_parser("export", help="a trained experiment as an ONNX or TorchScript graph for serving")
+    add_run_arguments(export)
+    export.add_argument("--format", required=True, help="onnx or torchscript")
+    export.add_argument("--checkpoint", help="the .model file (default: the run's, <model_root>/<dataset_id>/<expid>.model)")
+    export.add_argument("--out", help="the graph file (default: the checkpoint's path with .onnx or .torchscript.pt); "
+                        "<graph>.serving.json and <graph>.vocab.json go beside it")
+    export.add_argument("--data-root", help="the data root the model was trained with (replaces data_root)")
+    export.set_defaults(handler=command_export, outputs=[("out", "--out", False)])
 
     models = commands.add_parser("models", help="list the registered models")
     models.set_defaults(handler=command_models)

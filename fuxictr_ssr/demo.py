@@ -9,6 +9,7 @@ import yaml
 
 from .data import SyntheticSpec, dataset_config, generate, write_splits
 from .data.synthetic import split_sizes, test_split_oracle_auc
+from .predict import predict
 from .runner import run_experiment
 
 DEMO_SPEC = SyntheticSpec(num_rows=300_000, num_fields=32, num_informative=4, num_interactions=3,
@@ -60,6 +61,17 @@ def run_demo(work_dir, expids=None, spec=DEMO_SPEC):
         print(f"    test AUC {result['test']['AUC']:.4f} ({result['train_time_s']:.0f} s)", flush=True)
         results.append(result)
     return results
+
+
+def score_test_split(work_dir, result):
+    """Score the demo's test csv with ``result``'s checkpoint, as ``fuxictr-ssr predict`` does (the
+    raw rows through the fitted processor); return the line the demo ends with."""
+    config_dir, test_csv = os.path.join(work_dir, "config"), os.path.join(work_dir, "data", DEMO_DATASET + "_csv", "test.csv")
+    out = os.path.join(work_dir, f"scores_{result['expid']}.csv")
+    summary = predict(config_dir, result["expid"], [test_csv], out, evaluate=True)
+    return (f"Scored {summary['rows']:,} raw test rows with {result['expid']}'s checkpoint into {out}: AUC "
+            f"{summary['metrics']['AUC']:.4f} (its run logged {result['test']['AUC']:.4f}); the command: fuxictr-ssr "
+            f"predict --config {config_dir} --expid {result['expid']} --data {test_csv} --out {out}")
 
 
 def format_table(results, oracle_auc):

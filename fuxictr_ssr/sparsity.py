@@ -5,53 +5,23 @@ import csv
 import os
 
 import numpy as np
-import torch
 
 from .analysis.ics_activity import SurvivorMeter, alpha_summary, ics_layers
 from .analysis.weight_sparsity import DEFAULT_THRESHOLDS, dense_weights, input_mass, model_weight_table
-from .experiment import Experiment
-
-
-def read_checkpoint(checkpoint):
-    """The state dict saved at ``checkpoint``; ``ValueError`` for anything else."""
-    if not os.path.isfile(checkpoint):
-        raise ValueError(f"--checkpoint: {checkpoint!r} does not exist")
-    try:
-        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    except Exception as error:  # pickle, zip and torch errors alike: the file is not a saved state dict
-        raise ValueError(f"--checkpoint: {checkpoint!r} is not a model checkpoint saved by a run "
-                         f"({type(error).__name__})") from None
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise ValueError(f"--checkpoint: {checkpoint!r} holds no state dict of tensors")
-    return state
-
-
-def check_checkpoint_fits(model, state, checkpoint, expid):
-    """Name what differs between ``state`` and ``model`` (another experiment's checkpoint)."""
-    expected = model.state_dict()
-    missing = [k for k in expected if k not in state]
-    unexpected = [k for k in state if k not in expected]
-    shapes = [f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}" for k, v in expected.items()
-              if k in state and state[k].shape != v.shape]
-    if missing or unexpected or shapes:
-        found = "; ".join(f"{what} {items[:3]}" + (f" (+{len(items) - 3})" if len(items) > 3 else "")
-                          for what, items in (("missing", missing), ("unexpected", unexpected),
-                                              ("shapes (saved vs model)", shapes)) if items)
-        raise ValueError(f"--checkpoint: {checkpoint!r} does not fit experiment {expid!r} "
-                         f"({type(model).__name__}): {found}; was it saved by another experiment?")
+from .trained import load_trained
 
 
 def load_trained_model(config_dir, expid, checkpoint, data_root=None, gpu=-1):
-    """Build ``expid``'s model over its preprocessed dataset and load ``checkpoint``; return the model
+    """Build ``expid``'s model over its built dataset and load ``checkpoint``; return the model
     and a function that makes its validation loader."""
-    state = read_checkpoint(checkpoint)
-    experiment = Experiment.load(config_dir, expid, overrides={"log_to_console": False}, data_root=data_root, gpu=gpu)
-    feature_map, paths = experiment.data.prepare()
-    model = experiment.model_class(feature_map, **experiment.params)
-    check_checkpoint_fits(model, state, checkpoint, expid)
-    model.load_weights(checkpoint)
-    model.eval()
-    return model, lambda: experiment.data.loaders(feature_map, paths, "train")[1]  # the validation loader
+    trained = load_trained(config_dir, expid, checkpoint, data_root, gpu)
+    plan = trained.experiment.data
+
+    def valid_loader():
+        feature_map, paths = plan.prepare()
+        return plan.loaders(feature_map, paths, "train")[1]
+
+    return trained.model, valid_loader
 
 
 def ics_report(model, valid_loader):

@@ -34,3 +34,11 @@ def trained_zoo(tmp_path_factory):
     done = run_cli(zoo, "run", "--expid", "SSR_test")
     assert done.returncode == 0, done.stderr[-2000:]
     return zoo
+
+
+@pytest.fixture(scope="session")
+def mixed_trained(tmp_path_factory):
+    """A config folder over :func:`helpers.write_mixed_splits` (categorical, numeric and sequence
+    inputs) with a DNN and an SSR-D trained on it once (2 epochs): ``(folder, {expid: result})``."""
+    from helpers import generated_experiment_folder
+    return generated_experiment_folder(tmp_path_factory.mktemp("mixed"))

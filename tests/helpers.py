@@ -63,3 +63,60 @@ def run_cli(folder, *args):
         os.chdir(cwd)
         torch.set_num_threads(threads)
     return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
+
+
+MIXED_FEATURES = [
+    {"name": ["c1", "c2", "c3"], "active": True, "dtype": "str", "type": "categorical"},
+    {"name": "n1", "active": True, "dtype": "float", "type": "numeric", "normalizer": "StandardScaler"},
+    {"name": "n2", "active": True, "dtype": "float", "type": "numeric", "normalizer": "MinMaxScaler"},
+    {"name": "n3", "active": True, "dtype": "float", "type": "numeric"},
+    {"name": "tags", "active": True, "dtype": "str", "type": "sequence", "splitter": "^", "max_len": 4,
+     "feature_encoder": "layers.MaskedAveragePooling()"},
+]
+
+
+def write_mixed_splits(folder, rows=(2400, 400, 400), seed=3):
+    """Generated raw csv splits with every input kind a served model takes: categorical ids,
+    numerics under each normaliser (and none), and a '^'-separated sequence; the label depends on
+    all of them. Returns the dataset block's feature and label columns."""
+    import numpy as np
+    import pandas as pd
+    rng = np.random.default_rng(seed)
+    os.makedirs(folder, exist_ok=True)
+    for split, count in zip(("train", "valid", "test"), rows):
+        c = rng.integers(0, 12, size=(count, 3))
+        n = rng.normal(size=(count, 3)) * [3.0, 10.0, 1.0] + [5.0, 50.0, 0.0]
+        lengths = rng.integers(1, 6, size=count)
+        tags = ["^".join(f"t{t}" for t in rng.integers(0, 9, size=length)) for length in lengths]
+        logit = (c[:, 0] % 3 - 1) + 0.4 * (n[:, 0] - 5) / 3 - 0.05 * (n[:, 1] - 50) / 10 + (lengths > 3) - 0.3
+        frame = pd.DataFrame({"row_id": np.arange(count), **{f"c{i + 1}": [f"v{v}" for v in c[:, i]] for i in range(3)},
+                              "n1": n[:, 0], "n2": n[:, 1], "n3": n[:, 2], "tags": tags,
+                              "label": (rng.random(count) < 1 / (1 + np.exp(-logit))).astype(int)})
+        frame.loc[rng.random(count) < 0.05, "n3"] = np.nan  # missing numerics take fill_na
+        frame.to_csv(os.path.join(folder, f"{split}.csv"), index=False)
+    return {"feature_cols": MIXED_FEATURES, "label_col": {"name": "label", "dtype": "float"}}
+
+
+def generated_experiment_folder(root):
+    """A config folder over :func:`write_mixed_splits` with ``DNN_mixed`` and ``SSR_mixed``, both
+    trained once (2 epochs, seed 2021): ``(folder, {expid: the run's result dict})``."""
+    import json
+    data = os.path.join(root, "data", "mixed")
+    block = {"data_root": os.path.join(root, "data"), "data_format": "h5", "min_categr_count": 1,
+             **{f"{s}_data": os.path.join(data, f"{s}.csv") for s in ("train", "valid", "test")},
+             **write_mixed_splits(data)}
+    base = {"model_root": os.path.join(root, "checkpoints"), "verbose": 0, "epochs": 2, "batch_size": 128,
+            "embedding_dim": 4, "seed": 2021, "dataset_id": "mixed", "metrics": ["logloss", "AUC"],
+            "monitor": "AUC", "learning_rate": 3.0e-3}
+    folder = write_config(os.path.join(root, "config"), {"mixed": block},
+                          {"DNN_mixed": {"model": "DNN", "hidden_units": [32, 16]},
+                           "SSR_mixed": {"model": "SSR", "filter_type": "ics", "num_views": [2, 2],
+                                         "view_dims": [8, 8]}}, base=base)
+    results = {}
+    for expid in ("DNN_mixed", "SSR_mixed"):
+        result_json = os.path.join(root, f"{expid}.json")
+        done = run_cli(root, "run", "--config", folder, "--expid", expid, "--result-json", result_json)
+        assert done.returncode == 0, done.stderr[-2000:]
+        with open(result_json) as handle:
+            results[expid] = json.load(handle)
+    return folder, results

@@ -56,10 +56,16 @@ def test_the_documented_result_line_is_what_ssr_test_prints(trained_zoo):
 
 @pytest.mark.slow
 def test_the_documented_demo_table_is_what_the_demo_prints(tmp_path):
-    from fuxictr_ssr.demo import format_table, oracle_test_auc, run_demo
-    table = format_table(run_demo(str(tmp_path / "demo")), oracle_test_auc()).splitlines()
-    shown = _doc_block("docs/development.md", "expid")
-    shown = shown[:len(table)]  # the table; the block goes on with the total time
+    from fuxictr_ssr.demo import format_table, oracle_test_auc, run_demo, score_test_split
+    results = run_demo(str(tmp_path / "demo"))
+    table = format_table(results, oracle_test_auc()).splitlines()
+    block = _doc_block("docs/development.md", "expid")
+    shown = block[:len(table)]  # the table; the block goes on with the scoring line and the total time
+    scored = score_test_split(str(tmp_path / "demo"), results[0])
+    documented = next(line for line in block if line.startswith("Scored "))
+    assert scored.split(" into ")[0] == documented.split(" into ")[0]
+    auc, logged = (float(x) for x in re.findall(r"AUC (\d\.\d+) \(its run logged (\d\.\d+)\)", scored)[0])
+    assert auc == logged == pytest.approx(results[0]["test"]["AUC"], abs=5e-5)
     assert table[0].split() == shown[0].split() and len(table) == 5 and shown[-1].startswith("oracle")
     for printed_line, shown_line in zip(table[1:], shown[1:]):
         printed, documented = printed_line.split(), shown_line.split()
