@@ -69,6 +69,7 @@ def score_test_split(work_dir, result):
     config_dir, test_csv = os.path.join(work_dir, "config"), os.path.join(work_dir, "data", DEMO_DATASET + "_csv", "test.csv")
     out = os.path.join(work_dir, f"scores_{result['expid']}.csv")
     summary = predict(config_dir, result["expid"], [test_csv], out, evaluate=True)
+    config_dir, test_csv, out = (os.path.relpath(path) for path in (config_dir, test_csv, out))
     return (f"Scored {summary['rows']:,} raw test rows with {result['expid']}'s checkpoint into {out}: AUC "
             f"{summary['metrics']['AUC']:.4f} (its run logged {result['test']['AUC']:.4f}); the command: fuxictr-ssr "
             f"predict --config {config_dir} --expid {result['expid']} --data {test_csv} --out {out}")

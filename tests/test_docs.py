@@ -86,3 +86,17 @@ def test_the_readme_cost_table_is_the_measured_one():
         row = measured[name]
         assert row[1].startswith(train_rows + " / ") and row[2].startswith(f"[{epochs}]")
         assert [dnn, ssr_d, ssr_s] == row[5:8] and row[8] == f"{board} (13)" and gpu == row[9] == ""
+
+
+def test_the_serving_speed_table_is_the_measured_one():
+    """docs/serving.md's batch-1 speed-ups and latencies are results/inference.md's."""
+    measured = {}
+    for row in table_rows(open(os.path.join(REPO_ROOT, "results", "inference.md")).read(), r"\w+_criteo_x1"):
+        measured[row[0], row[2]] = row
+    shown = table_rows(open(os.path.join(REPO_ROOT, "docs", "serving.md")).read(), r"\w+_criteo_x1")
+    assert len(shown) == 7
+    for expid, compiled, script, onnx, latency in shown:
+        for runtime, ratio in (("compiled", compiled), ("torchscript", script), ("onnxruntime", onnx)):
+            assert measured[expid, runtime][-1].split(" / ")[1] == ratio, (expid, runtime)
+        row = measured[expid, "onnxruntime"]
+        assert latency == f"{row[-3]} / {row[-2]}"
