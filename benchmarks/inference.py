@@ -27,7 +27,7 @@ import time
 import numpy as np
 import torch
 
-from fuxictr_ssr.export import run_exported, to_onnx, to_torchscript
+from fuxictr_ssr.export import to_onnx, to_torchscript
 from fuxictr_ssr.models.serving import NamedInputModel, example_inputs
 
 RUNTIMES = ("eager", "compiled", "torchscript", "onnxruntime")

@@ -16,7 +16,6 @@ onnxruntime: ``pip install 'fuxictr-ssr[export]'``.
 import contextlib
 import inspect
 import io
-import json
 import logging
 import os
 import warnings
@@ -71,15 +70,14 @@ def export_model(config_dir, expid, fmt, out=None, checkpoint=None, data_root=No
     for path in paths:
         check_output_path(path, "--out")
     module = NamedInputModel(trained.model, trained.feature_map).eval()
-    names = list(module.names)
     temporary = [path + ".tmp" for path in paths]
     os.makedirs(os.path.dirname(os.path.abspath(paths[0])), exist_ok=True)
     try:
         (to_onnx if fmt == "onnx" else to_torchscript)(module, trained.feature_map, temporary[0])
         difference = parity(module, trained.feature_map, temporary[0], fmt)
-        write_json(temporary[1], serving_metadata(trained, names, fmt, os.path.basename(paths[0]),
+        write_json(temporary[1], serving_metadata(trained, fmt, os.path.basename(paths[0]),
                                                   os.path.basename(paths[2])))
-        write_json(temporary[2], vocabularies(trained.processor, names))
+        write_json(temporary[2], vocabularies(trained.processor, module.names))
         for source, target in zip(temporary, paths):
             os.replace(source, target)
     finally:
@@ -93,6 +91,10 @@ def to_onnx(module, feature_map, path):
     """ONNX through ``torch.export``, every input's first dimension a dynamic ``batch``; torch's
     exporter reports its steps on stdout, kept and shown only if it fails."""
     names = module.names
+    size = sum(t.numel() * t.element_size() for t in module.state_dict().values())
+    if size >= 2 ** 31:
+        raise ValueError(f"--format onnx: the model's {size / 2 ** 30:.1f} GiB of weights exceed what one ONNX file "
+                         "holds (2 GiB); use --format torchscript")
     batch = torch.export.Dim("batch", min=1)
     report = io.StringIO()
     logging.getLogger("torch.onnx").setLevel(logging.ERROR)  # its notes on absent torchvision ops
@@ -146,7 +148,7 @@ def parity(module, feature_map, path, fmt, batch_sizes=CHECK_BATCH_SIZES):
     return worst
 
 
-def serving_metadata(trained, names, fmt, graph_file, vocab_file):
+def serving_metadata(trained, fmt, graph_file, vocab_file):
     """What a server needs to turn raw rows into the graph's inputs, and what the graph is."""
     processor, params = trained.processor, trained.experiment.params
     columns = {col["name"]: col for col in processor.feature_cols}

@@ -34,26 +34,39 @@ def check_output(out, keep_columns):
 
 
 def predict(config_dir, expid, data_files, out, checkpoint=None, keep_columns=(), batch_size=None, gpu=-1,
-            data_root=None, evaluate=False, chunk_rows=CHUNK_ROWS, log=print):
+            data_root=None, evaluate=False, chunk_rows=CHUNK_ROWS):
     """Score ``data_files`` with ``expid``'s checkpoint into ``out``; return a summary dict (rows,
     seconds, and with ``evaluate`` the experiment's metrics of the scores against the label)."""
     suffix = check_output(out, keep_columns)
+    if batch_size is not None and batch_size < 1:
+        raise ValueError(f"--batch-size: expected a positive integer, got {batch_size}")
     for path in data_files:
         file_format(path)
     trained = load_trained(config_dir, expid, checkpoint, data_root, gpu)
-    processor, sep = trained.processor, trained.experiment.params.get("sep", ",")
+    check_inputs(trained.processor, data_files, keep_columns, trained.experiment.params.get("sep", ","), evaluate)
+    start = time.perf_counter()
+    evaluation = Evaluation(trained) if evaluate else None
+    rows = write_scores(trained, data_files, out, suffix, keep_columns,
+                        batch_size or trained.experiment.params["batch_size"], chunk_rows, evaluation)
+    summary = {"rows": rows, "out": out, "seconds": time.perf_counter() - start, "checkpoint": trained.checkpoint}
+    if evaluation:
+        summary["metrics"] = evaluation.metrics()
+    return summary
+
+
+def check_inputs(processor, data_files, keep_columns, sep, evaluate):
+    """Every file scorable with ``processor`` (and labelled, to ``evaluate``), before any scoring."""
     check_encodable(processor)
     labelled = [check_scoring_file(path, processor, keep_columns, sep) for path in data_files]
     if evaluate and not all(labelled):
         unlabelled = [path for path, has in zip(data_files, labelled) if not has]
         raise ValueError(f"--evaluate: {', '.join(unlabelled)} has no label column "
                          f"{', '.join(col['name'] for col in processor.label_cols)}")
-    batch_size = batch_size or trained.experiment.params["batch_size"]
-    if batch_size < 1:
-        raise ValueError(f"--batch-size: expected a positive integer, got {batch_size}")
 
-    start, rows = time.perf_counter(), 0
-    evaluation = Evaluation(trained) if evaluate else None
+
+def write_scores(trained, data_files, out, suffix, keep_columns, batch_size, chunk_rows, evaluation):
+    """Score the files chunk by chunk into ``out`` (through ``<out>.tmp``); return the rows scored."""
+    processor, sep, rows = trained.processor, trained.experiment.params.get("sep", ","), 0
     temporary = out + ".tmp"
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     try:
@@ -70,10 +83,7 @@ def predict(config_dir, expid, data_files, out, checkpoint=None, keep_columns=()
     finally:
         if os.path.exists(temporary):
             os.remove(temporary)
-    summary = {"rows": rows, "out": out, "seconds": time.perf_counter() - start, "checkpoint": trained.checkpoint}
-    if evaluation:
-        summary["metrics"] = evaluation.metrics()
-    return summary
+    return rows
 
 
 def score_arrays(model, features, batch_size):

@@ -100,3 +100,12 @@ def test_the_serving_speed_table_is_the_measured_one():
             assert measured[expid, runtime][-1].split(" / ")[1] == ratio, (expid, runtime)
         row = measured[expid, "onnxruntime"]
         assert latency == f"{row[-3]} / {row[-2]}"
+
+
+def test_the_scoring_memory_figures_are_the_measured_ones():
+    rows = {row[0]: row for row in table_rows(open(os.path.join(REPO_ROOT, "results", "predict_memory.md")).read(),
+                                              r"[\d,]+")}
+    text = " ".join(open(os.path.join(REPO_ROOT, "docs", "serving.md")).read().split())
+    peaks = [rows[n][2] for n in ("1,000,000", "4,000,000", "16,000,000")]
+    assert f"peaked at {peaks[0]}, {peaks[1]} and {peaks[2]} GB" in text
+    assert round(float(rows["16,000,000"][4].replace(",", "")), -3) == 32000
