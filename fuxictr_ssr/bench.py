@@ -1,4 +1,6 @@
-"""``fuxictr-ssr bench``: every experiment x seed of a benchmark folder, one process each.
+"""``fuxictr-ssr bench``: every experiment x seed of a benchmark folder, one process each, one at a
+time or side by side (``--gpus``, ``--jobs``: :mod:`fuxictr_ssr.scheduler`; ``--ray``:
+:mod:`fuxictr_ssr.ray_cluster`), this process writing every result.
 
 Each finished run is appended at once to ``<out>/results.csv`` (its FuxiCTR result line to
 ``<out>/<folder name>.csv``), so an interrupted benchmark loses nothing it finished; runs already
@@ -13,15 +15,13 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
-
-import torch
 
 from .experiment import Experiment, config_fingerprint, folder_name, folders_of, resolve
 from .leaderboard import current_rows, update_leaderboard
-from .records import append_result, code_version, read_results, result_row
+from .records import append_result, append_result_line, code_version, read_results, result_row
 from .run_log import progress
 from .safe_files import check_output_path, claimed
+from .scheduler import estimate, plan_slots, run_queue
 
 
 def current_fingerprints(config_dir, expids, max_epochs=None):
@@ -29,9 +29,13 @@ def current_fingerprints(config_dir, expids, max_epochs=None):
     return {expid: config_fingerprint(resolve(config_dir, expid, max_epochs=max_epochs)) for expid in expids}
 
 
-def run_one(config_dir, expid, seed, gpu, out_dir, data_root, log, nproc=1, max_epochs=None, threads=1):
+def run_one(config_dir, expid, seed, gpu, out_dir, data_root, log, nproc=1, max_epochs=None, threads=1, env=None,
+            running=None, cwd=None):
     """Run one experiment in its own process (``nproc`` data-parallel processes through torchrun)
-    with ``threads`` intra-op threads; return its result dict (raises on failure)."""
+    with ``threads`` intra-op threads, ``env`` added to its environment, in folder ``cwd`` (default
+    this process's); return its result dict
+    (raises on failure). The process is in ``running`` (a set) while it runs, for the driver to stop.
+    Its FuxiCTR result line goes to a scratch file: the driver writes the kept one."""
     launcher = [sys.executable] if nproc == 1 else [
         sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(nproc)]
     with tempfile.TemporaryDirectory() as scratch:
@@ -39,13 +43,15 @@ def run_one(config_dir, expid, seed, gpu, out_dir, data_root, log, nproc=1, max_
         command = launcher + ["-m", "fuxictr_ssr", "run", "--config", config_dir, "--expid", expid,
                    "--gpu", str(gpu), "--seed", str(seed), "--threads", str(threads), "--result-json", result_json,
                    "--model-root", os.path.join(out_dir, "checkpoints", f"seed_{seed}"),
-                   "--result-csv", os.path.join(out_dir, os.path.basename(config_dir) + ".csv")]
+                   "--result-csv", os.path.join(scratch, "result_line.csv")]
         if data_root:
             command += ["--data-root", data_root]
         if max_epochs is not None:
             command += ["--max-epochs", str(max_epochs)]
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                   preexec_fn=_die_with_parent)
+                                   preexec_fn=_die_with_parent, env={**os.environ, **(env or {})}, cwd=cwd)
+        running = set() if running is None else running
+        running.add(process)
         tail = []
         try:
             for line in process.stdout:
@@ -57,6 +63,7 @@ def run_one(config_dir, expid, seed, gpu, out_dir, data_root, log, nproc=1, max_
         finally:
             if process.poll() is None and sys.exc_info()[0] is not None:
                 process.terminate()  # the benchmark is stopping (Ctrl-C, an error): so does its run
+            running.discard(process)
         if process.wait() in (130, -signal.SIGINT):  # Ctrl-C reached the run first: an interrupt, not a failure
             raise KeyboardInterrupt
         if process.returncode != 0 or not os.path.isfile(result_json):
@@ -77,7 +84,8 @@ def _die_with_parent():
 
 
 def run_benchmark(config_dir, seeds, out_dir, expids=None, gpu=-1, data_root=None, command="", log=print,
-                  title=None, report_only=False, nproc=1, max_epochs=None, threads=None):
+                  title=None, report_only=False, nproc=1, max_epochs=None, threads=None, gpus=None, jobs=None,
+                  ray=None):
     """Run every (expid, seed) not yet in ``<out_dir>/results.csv``; return the current rows.
 
     ``config_dir`` is one config folder or a list of them (e.g. a benchmark folder and the chosen
@@ -86,14 +94,19 @@ def run_benchmark(config_dir, seeds, out_dir, expids=None, gpu=-1, data_root=Non
     rewrites the leaderboard from the rows there and runs nothing; ``nproc`` trains each run
     data-parallel in that many processes (one GPU each from ``gpu`` on, or CPU); ``max_epochs``
     caps every experiment's ``epochs`` (part of each row's fingerprint); ``threads`` pins every
-    run's torch thread count (default: this process's), recorded in each row, since the float sums of
-    a run, and so its metrics, depend on it."""
+    run's torch thread count (default: this process's, or the cores shared by ``jobs``), recorded
+    in each row, since the float sums of a run, and so its metrics, depend on it. ``gpus`` (device
+    indices) runs one run per device (per ``nproc`` devices) at a time, ``jobs`` that many CPU runs
+    at once (:mod:`fuxictr_ssr.scheduler`); ``ray`` (an address) runs each as a task of that Ray
+    cluster, on GPUs when ``gpu`` >= 0 (:mod:`fuxictr_ssr.ray_cluster`)."""
     config_dirs = [d.rstrip("/") for d in ([config_dir] if isinstance(config_dir, str) else config_dir)]
     if not isinstance(nproc, int) or nproc < 1:
         raise ValueError(f"--nproc: expected a positive integer, got {nproc!r}")
-    threads = torch.get_num_threads() if threads is None else threads
-    if not isinstance(threads, int) or threads < 1:
+    if threads is not None and (not isinstance(threads, int) or threads < 1):
         raise ValueError(f"--threads: expected a positive integer, got {threads!r}")
+    if ray and (gpus or jobs):
+        raise ValueError(f"--ray: the cluster places the runs; leave out {'--gpus' if gpus else '--jobs'}")
+    slots = plan_slots(gpus, jobs, nproc, threads, -1 if ray else gpu)
     folders = folders_of(config_dirs)
     expids, seeds = _unique(expids or list(folders), "--expids", log), _unique(seeds, "--seeds", log)
     missing = [expid for expid in expids if expid not in folders]
@@ -101,50 +114,121 @@ def run_benchmark(config_dir, seeds, out_dir, expids=None, gpu=-1, data_root=Non
         raise ValueError(f"--expids: {', '.join(missing)} not found in {', '.join(config_dirs)}; "
                          f"available: {', '.join(folders) or '(none)'}")
     check_output_path(out_dir, "--out", is_folder=True)
-    for expid in expids:  # every config and data error before the first run starts
-        resolved = Experiment.load(folders[expid], expid, overrides={"seed": seeds[0]}, data_root=data_root,
-                                   max_epochs=max_epochs, gpu=gpu).params
-        if not resolved.get("test_data"):
-            raise ValueError(f"test_data: experiment {expid!r} of {folders[expid]} has no test split; a leaderboard "
-                             "reports test metrics (selection uses validation), so its dataset needs one")
+    _check_experiments(folders, expids, seeds[0], data_root, max_epochs)
     params = {expid: resolve(folder, expid, max_epochs=max_epochs) for expid, folder in folders.items()}
     fingerprints = {expid: config_fingerprint(p) for expid, p in params.items()
                     if not report_only or expid in expids}  # a report of --expids shows just those
     tuning = {expid: p.get("tuning", "untuned") for expid, p in params.items()}
     os.makedirs(out_dir, exist_ok=True)
     with claimed(os.path.join(out_dir, ".bench.lock"), f"results folder {out_dir!r}"):  # one writer at a time
-        return _run_plan(folders, expids, seeds, out_dir, fingerprints, tuning, command, log,
-                         title or folder_name(config_dirs[0]), report_only,
-                         dict(gpu=gpu, data_root=data_root, nproc=nproc, max_epochs=max_epochs, threads=threads))
+        board = Board(out_dir, title or folder_name(config_dirs[0]), fingerprints, tuning, command, log)
+        if report_only:
+            board.log_plan(expids, seeds, [], slots)
+            return board.update()
+        options = dict(data_root=data_root and os.path.abspath(data_root), nproc=nproc, max_epochs=max_epochs)
+        if not ray:
+            return board.run(folders, expids, seeds, slots, options, _local_runner)
+        from .ray_cluster import RayRunner, cluster_slots, connect
+        cluster, use_gpus = connect(ray), gpu is not None and gpu >= 0
+        runner = RayRunner(cluster, nproc, threads or 1, use_gpus)
+        return board.run(folders, expids, seeds, cluster_slots(cluster, nproc, threads or 1, use_gpus), options,
+                         runner.run, runner.stop_all)
 
 
-def _run_plan(folders, expids, seeds, out_dir, fingerprints, tuning, command, log, dataset, report_only, run_options):
-    """The runs not yet in ``<out_dir>/results.csv``, one after another, each row appended and the
-    leaderboard rewritten as it finishes; on Ctrl-C, one line saying what is kept."""
-    results_csv = os.path.join(out_dir, "results.csv")
-    done = {(r["expid"], int(r["seed"])) for r in current_rows(read_results(results_csv), fingerprints)}
-    plan = [(expid, seed) for expid in expids for seed in seeds]
-    version = code_version()
-    todo = [item for item in plan if item not in done]
-    log(f"{len(plan)} runs ({len(expids)} experiments x {len(seeds)} seeds); {len(plan) - len(todo)} already in {results_csv}"
-        + (f"; {run_options['threads']} threads per run" if todo and not report_only else ""))
-    if report_only:
+def _check_experiments(folders, expids, seed, data_root, max_epochs):
+    """Every config and data error of ``expids``, before the first run starts."""
+    for expid in expids:
+        resolved = Experiment.load(folders[expid], expid, overrides={"seed": seed}, data_root=data_root,
+                                   max_epochs=max_epochs).params
+        if not resolved.get("test_data"):
+            raise ValueError(f"test_data: experiment {expid!r} of {folders[expid]} has no test split; a leaderboard "
+                             "reports test metrics (selection uses validation), so its dataset needs one")
+
+
+def _local_runner(run_args, run_kwargs):
+    return run_one(*run_args, **run_kwargs)
+
+
+class Board:
+    """A results folder being filled: the rows, the FuxiCTR result lines and the leaderboard,
+    written by this (the driver's) thread alone, one finished run at a time."""
+
+    def __init__(self, out_dir, title, fingerprints, tuning, command, log):
+        self.out_dir, self.title, self.fingerprints, self.tuning = out_dir, title, fingerprints, tuning
+        self.command, self.log = command, log
+        self.results_csv = os.path.join(out_dir, "results.csv")
+
+    def update(self):
+        return update_leaderboard(self.out_dir, self.title, self.results_csv, self.fingerprints, self.command,
+                                  self.tuning)
+
+    def log_plan(self, expids, seeds, todo, slots):
+        done = {(r["expid"], int(r["seed"])) for r in current_rows(read_results(self.results_csv), self.fingerprints)}
+        plan = [(expid, seed) for expid in expids for seed in seeds]
+        todo += [item for item in plan if item not in done]
+        threads = {slot.threads for slot in slots}
+        self.log(f"{len(plan)} runs ({len(expids)} experiments x {len(seeds)} seeds); {len(plan) - len(todo)} already "
+                 f"in {self.results_csv}" + (f"; {'/'.join(map(str, threads))} threads per run" if todo else "")
+                 + (f"; {len(slots)} at once ({', '.join(s.label for s in slots)})" if todo and len(slots) > 1 else ""))
+        return len(plan) - len(todo)
+
+    def run(self, folders, expids, seeds, slots, options, runner, stop_runner=None):
+        """The runs not yet in ``results.csv``, ``len(slots)`` at a time, each through
+        ``runner(run_one's args, its keywords)``; a failed run is named at the end (the others go
+        on); on Ctrl-C, one line saying what is kept."""
         todo = []
-    for number, (expid, seed) in enumerate(todo, start=1):
-        log(f"[{number}/{len(todo)}] {expid} seed {seed}")
-        start = time.perf_counter()
+        before = self.log_plan(expids, seeds, todo, slots)
+        version, running, in_progress, failures = code_version(), set(), set(), []
+        finished_runs = {"count": 0, "seconds": 0.0}
+
+        def launch(item, slot):
+            expid, seed = item
+            in_progress.add(item)
+            self.log(f"{expid} seed {seed}: started" + (f" on {slot.label}" if len(slots) > 1 else ""))
+            prefix = f"    [{expid} seed {seed}] " if len(slots) > 1 else "    "
+            return runner((os.path.abspath(folders[expid]), expid, seed, slot.gpu, os.path.abspath(self.out_dir),
+                           options["data_root"]),
+                          dict(log=lambda line: self.log(prefix + line.strip()), nproc=options["nproc"],
+                               max_epochs=options["max_epochs"], threads=slot.threads, env=slot.env, running=running,
+                               cwd=os.getcwd()))
+
+        def finished(item, result, seconds):
+            (expid, seed), count = item, finished_runs["count"] + 1
+            in_progress.discard(item)
+            append_result(self.results_csv, result_row(result, self.fingerprints[expid], version, self.command))
+            append_result_line(os.path.join(self.out_dir, os.path.basename(folders[expid]) + ".csv"), expid,
+                               result["dataset_id"], result["valid"], result["test"])
+            finished_runs.update(count=count, seconds=finished_runs["seconds"] + seconds)
+            left = len(todo) - count - len(failures)
+            self.log(f"[{count}/{len(todo)}] {expid} seed {seed}: test AUC {result['test']['AUC']:.6f}, logloss "
+                     f"{result['test']['logloss']:.6f} ({seconds:.0f} s); {left} left"
+                     + estimate(finished_runs["seconds"], count, left, len(slots)))
+            self.update()
+
+        def failed(item, error):
+            in_progress.discard(item)
+            failures.append(item)
+            self.log(f"{item[0]} seed {item[1]} failed: {error}")
+
+        def stop_all():
+            for process in list(running):
+                process.terminate()
+            if stop_runner:
+                stop_runner()
+
         try:
-            result = run_one(folders[expid], expid, seed, run_options["gpu"], out_dir, run_options["data_root"], log,
-                             run_options["nproc"], run_options["max_epochs"], run_options["threads"])
+            run_queue(todo, slots, launch, finished, failed, stop_all)
         except KeyboardInterrupt:
-            log(f"Interrupted during {expid} seed {seed}: the {number - 1} runs this command finished are in "
-                f"{results_csv} with the {len(plan) - len(todo)} from before; rerun the same command to resume.")
+            stopped = ", ".join(f"{expid} seed {seed}" for expid, seed in sorted(in_progress)) or "the runs"
+            self.log(f"Interrupted during {stopped}: the {finished_runs['count']} runs this command finished are in "
+                     f"{self.results_csv} with the {before} from before; rerun the same command to resume.")
             raise
-        append_result(results_csv, result_row(result, fingerprints[expid], version, command))
-        log(f"    test AUC {result['test']['AUC']:.6f}, logloss {result['test']['logloss']:.6f} "
-            f"({time.perf_counter() - start:.0f} s)")
-        update_leaderboard(out_dir, dataset, results_csv, fingerprints, command, tuning)
-    return update_leaderboard(out_dir, dataset, results_csv, fingerprints, command, tuning)
+        board = self.update()
+        if failures:
+            raise ValueError(f"{len(failures)} of {len(todo)} runs failed ({', '.join(f'{e} seed {s}' for e, s in failures)}; "
+                             f"their last lines are above); the others are in {self.results_csv}: rerun the same "
+                             "command to retry the failed ones")
+        return board
 
 
 def _unique(values, option, log):

@@ -76,6 +76,21 @@ def parse_seeds(text):
     return seeds
 
 
+def parse_gpu_list(text):
+    from .scheduler import parse_gpus
+    return parse_gpus(text) if text is not None else None
+
+
+def add_concurrency_options(parser):
+    """``--gpus`` and ``--jobs`` of ``bench`` and ``tune``."""
+    parser.add_argument("--gpus", help="run side by side, one run per device at a time (per --nproc devices), "
+                        "e.g. 0,1,2,3")
+    parser.add_argument("--jobs", type=int, help="CPU runs side by side, the cores shared between them "
+                        "(--threads per run defaults to cores / jobs)")
+    parser.add_argument("--ray", metavar="ADDRESS", help="run each run as a task of this Ray cluster: host:port, "
+                        "'auto' (started here with 'ray start'), 'local' (a new one); GPUs with --gpu 0")
+
+
 def command_bench(args):
     from .bench import run_benchmark
     from .experiment import default_results_folder
@@ -88,7 +103,8 @@ def command_bench(args):
     command = invoked_command(args.argv)
     run_benchmark(args.config, seeds, out_dir, expids=args.expids, gpu=args.gpu,
                   data_root=args.data_root, command=command, report_only=args.report_only, nproc=args.nproc,
-                  max_epochs=args.max_epochs, threads=args.threads)
+                  max_epochs=args.max_epochs, threads=args.threads, gpus=parse_gpu_list(args.gpus), jobs=args.jobs,
+                  ray=args.ray)
     print(f"Results: {os.path.join(out_dir, 'results.csv')}, {os.path.join(out_dir, 'leaderboard.md')}")
 
 
@@ -118,7 +134,8 @@ def command_tune(args):
     seeds = parse_seeds(args.seeds)
     run_tune(args.config, out_dir=args.out, gpu=args.gpu, max_trials=args.max_trials, sampler=args.sampler,
              seeds=seeds, search_seed=args.search_seed, search_only=args.search_only, final_out=args.final_out,
-             data_root=args.data_root, max_epochs=args.max_epochs, command=invoked_command(args.argv, leave_out=()))
+             data_root=args.data_root, max_epochs=args.max_epochs, command=invoked_command(args.argv, leave_out=()),
+             gpus=parse_gpu_list(args.gpus), jobs=args.jobs, ray=args.ray)
 
 
 def command_prepare(args):
@@ -249,6 +266,7 @@ def build_parser():
                        help="torch threads of every run, recorded in each row (default: this machine's cores)")
     bench.add_argument("--nproc", type=int, default=1,
                        help="data-parallel processes per run (torchrun on this machine; one GPU each, or CPU)")
+    add_concurrency_options(bench)
     bench.set_defaults(handler=command_bench, outputs=[("out", "--out", True)])
 
     scale = commands.add_parser("scale", help="a model family over a ladder of parameter counts")
@@ -276,6 +294,7 @@ def build_parser():
     tune.add_argument("--final-out", help="results folder of the final reruns (default <out>/final)")
     tune.add_argument("--data-root", help="where the dataset's files are (replaces data_root)")
     tune.add_argument("--max-epochs", type=int, help="cap every run's epochs (early stopping still applies)")
+    add_concurrency_options(tune)
     tune.set_defaults(handler=command_tune, outputs=[("out", "--out", True), ("final_out", "--final-out", True)])
 
     sparsity = commands.add_parser("sparsity", help="implicit-sparsity report of a trained checkpoint")

@@ -37,6 +37,7 @@ from .config import (BARS_SEEDS, DATASET_KEYS, DEFAULT_PARAMS, RUN_KEYS, load_da
                      read_yaml)
 from .registry import constructor_keys, get_model_class
 from .safe_files import check_output_path, write_json
+from .scheduler import plan_slots
 
 TUNER_KEYS = ("base_config", "base_expid", "dataset_id", "tuner_space", "model_config", "dataset_config")
 SAMPLERS = ("grid", "tpe")
@@ -201,10 +202,15 @@ def draw_trials(count, max_trials, seed):
     return sorted(random.Random(seed).sample(range(count), max_trials))
 
 
-def run_tpe(space, expids, run_trial, score_of, max_trials, seed, mode, order_path, log):
+def run_tpe(space, expids, run_trials, score_of, max_trials, seed, mode, order_path, log):
     """Optuna's TPE over the grid's values (one categorical index per knob), ``max_trials`` distinct
-    trials. The order of asked trials is kept in ``order_path``: a resumed search first replays the
-    finished ones into the study, then redoes the one that was interrupted."""
+    trials; ``run_trials(list)`` runs trials (side by side where the runner has slots).
+
+    TPE draws its first ``n_startup_trials`` points at random, whatever the scores told between
+    them, so those are asked together and run at once; every later point is asked after the
+    previous one is told, so a concurrent search asks what a sequential one asks. The order of
+    asked trials is kept in ``order_path``: a resumed search first runs what was asked and never
+    finished, replays them all into the study, then goes on."""
     try:
         import optuna
     except ImportError:
@@ -213,51 +219,61 @@ def run_tpe(space, expids, run_trial, score_of, max_trials, seed, mode, order_pa
     knobs = list(space)
     distributions = {k: optuna.distributions.CategoricalDistribution(list(range(len(space[k])))) for k in knobs}
     sizes = [len(space[k]) for k in knobs]  # grid position = ravelled value indices (first knob slowest)
-    study = optuna.create_study(direction="maximize" if mode == "max" else "minimize",
-                                sampler=optuna.samplers.TPESampler(seed=seed))
+    sampler = optuna.samplers.TPESampler(seed=seed)
+    study = optuna.create_study(direction="maximize" if mode == "max" else "minimize", sampler=sampler)
+    budget = min(max_trials, len(expids))
 
     def add_finished(expid):
         indices = np.unravel_index(expids.index(expid), sizes)
         study.add_trial(optuna.trial.create_trial(params={k: int(i) for k, i in zip(knobs, indices)},
                                                   distributions=distributions, value=score_of(expid)))
 
-    order = json.load(open(order_path)) if os.path.isfile(order_path) else []
-    done = []
-    for expid in [e for e in order if e in expids]:  # names of an edited grid are dropped
-        if score_of(expid) is None:  # asked, never finished: run it now
-            run_trial(expid)
-        add_finished(expid)
-        done.append(expid)
+    def ask():
+        trial = study.ask(distributions)
+        return trial, expids[int(np.ravel_multi_index([trial.params[k] for k in knobs], sizes))]
 
-    def record(expid, trial=None):
+    done = [e for e in (json.load(open(order_path)) if os.path.isfile(order_path) else []) if e in expids]
+    run_trials([e for e in done if score_of(e) is None])  # asked, never finished: run them now
+    for expid in done:
+        add_finished(expid)
+    batch = []  # the random startup points, asked before any of them is told
+    while len(study.trials) < sampler._n_startup_trials and len(done) < budget:
+        trial, expid = ask()
+        batch.append((trial, expid))
+        if expid not in done:
+            done.append(expid)
+    write_json(order_path, done)
+    run_trials([expid for _, expid in batch if score_of(expid) is None])
+    for trial, expid in batch:
+        study.tell(trial, score_of(expid))
+    repeats = 0
+    while len(done) < budget:
+        trial, expid = ask()
+        if expid in done:  # TPE proposed a finished point again: tell it, draw again
+            study.tell(trial, score_of(expid))
+            repeats += 1
+            if repeats <= 50 * max_trials:
+                continue
+            trial, expid = None, next(e for e in expids if e not in done)
+            log(f"TPE keeps proposing finished points; taking the next unvisited one, {expid}")
         done.append(expid)
         write_json(order_path, done)
-        run_trial(expid)
+        run_trials([expid])
         if trial is None:
             add_finished(expid)
         else:
             study.tell(trial, score_of(expid))
-
-    repeats = 0
-    while len(done) < min(max_trials, len(expids)):
-        trial = study.ask(distributions)
-        expid = expids[int(np.ravel_multi_index([trial.params[k] for k in knobs], sizes))]
-        if expid not in done:
-            record(expid, trial)
-            continue
-        study.tell(trial, score_of(expid))  # TPE proposed a finished point again: tell it, draw again
-        repeats += 1
-        if repeats > 50 * max_trials:
-            expid = next(e for e in expids if e not in done)
-            log(f"TPE keeps proposing finished points; taking the next unvisited one, {expid}")
-            record(expid)
     return done
 
 
 def run_tune(tuner_path, out_dir=None, gpu=-1, max_trials=None, sampler="grid", seeds=BARS_SEEDS, search_seed=None,
-             search_only=False, final_out=None, data_root=None, max_epochs=None, command="", log=print):
+             search_only=False, final_out=None, data_root=None, max_epochs=None, command="", log=print, gpus=None,
+             jobs=None, ray=None):
     """Search the tuner config's space, choose on validation, rerun the chosen point; return
-    ``(trials, chosen)``: the search's rows (one per trial) and the chosen trial's row."""
+    ``(trials, chosen)``: the search's rows (one per trial) and the chosen trial's row. With
+    ``gpus``, ``jobs`` or ``ray`` trials run side by side (:mod:`fuxictr_ssr.scheduler`,
+    :mod:`fuxictr_ssr.ray_cluster`); the sampler stays here, so the trials and the choice are a
+    sequential search's."""
     if sampler not in SAMPLERS:
         raise ValueError(f"--sampler: expected one of {', '.join(SAMPLERS)}, got {sampler!r}")
     if max_trials is not None and (not isinstance(max_trials, int) or max_trials < 1):
@@ -283,9 +299,14 @@ def run_tune(tuner_path, out_dir=None, gpu=-1, max_trials=None, sampler="grid", 
     log(f"{tuner_path}: {len(space)} knobs, {grid_size} grid points; sampler {sampler}, "
         f"{min(max_trials or grid_size, grid_size)} trials, seed {seed}")
 
+    concurrency = dict(gpu=gpu, gpus=gpus, jobs=jobs, ray=ray)
+    plan_slots(gpus, jobs, gpu=-1 if ray else gpu)  # a bad --gpus / --jobs before any trial
+
     def run_trials(selected):
-        run_benchmark(trials_dir, [seed], search_dir, expids=selected, gpu=gpu, data_root=data_root,
-                      command=command, log=log, title=f"{base_expid} search", max_epochs=max_epochs)
+        if not selected:
+            return
+        run_benchmark(trials_dir, [seed], search_dir, expids=selected, data_root=data_root,
+                      command=command, log=log, title=f"{base_expid} search", max_epochs=max_epochs, **concurrency)
 
     fingerprints = {e: config_fingerprint(resolve(trials_dir, e, max_epochs=max_epochs)) for e in expids}
 
@@ -300,7 +321,7 @@ def run_tune(tuner_path, out_dir=None, gpu=-1, max_trials=None, sampler="grid", 
         def score_of(expid):
             row = finished().get(expid)
             return None if row is None else monitor_score(row, monitor)
-        selected = run_tpe(space, expids, lambda expid: run_trials([expid]), score_of, max_trials, seed, mode,
+        selected = run_tpe(space, expids, run_trials, score_of, max_trials, seed, mode,
                            os.path.join(search_dir, "tpe_order.json"), log)
     rows = finished()
     trials = [rows[e] for e in selected]
@@ -321,8 +342,8 @@ def run_tune(tuner_path, out_dir=None, gpu=-1, max_trials=None, sampler="grid", 
         final_dir = final_out or os.path.join(out_dir, "final")
         if seed in seeds:
             reuse_chosen_run(chosen, chosen_dir, tuned_expid, final_dir, max_epochs, log)
-        run_benchmark(chosen_dir, list(seeds), final_dir, gpu=gpu,
-                      data_root=data_root, command=command, log=log, max_epochs=max_epochs)
+        run_benchmark(chosen_dir, list(seeds), final_dir, data_root=data_root, command=command, log=log,
+                      max_epochs=max_epochs, **concurrency)
     return trials, chosen
 
 

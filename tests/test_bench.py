@@ -66,11 +66,11 @@ def test_interrupted_benchmark_keeps_finished_runs_and_resumes(suite, tmp_path, 
     real_run_one = bench.run_one
     calls = []
 
-    def failing_second_run(*args):
+    def failing_second_run(*args, **kwargs):
         calls.append(args[1:3])
         if len(calls) == 2:
             raise KeyboardInterrupt
-        return real_run_one(*args)
+        return real_run_one(*args, **kwargs)
 
     monkeypatch.setattr(bench, "run_one", failing_second_run)
     with pytest.raises(KeyboardInterrupt):
@@ -196,7 +196,7 @@ def test_a_results_file_with_older_columns_is_upgraded_before_a_row_is_appended(
 
 
 def _fake_result(expid, seed):
-    return {"expid": expid, "model": expid.split("_")[0], "seed": seed, "valid": {"AUC": 0.6, "logloss": 0.6},
+    return {"expid": expid, "model": expid.split("_")[0], "dataset_id": "gen", "seed": seed, "valid": {"AUC": 0.6, "logloss": 0.6},
             "test": {"AUC": 0.7, "logloss": 0.5}, "best_epoch": 1, "epochs_run": 1, "params_non_embedding": 1,
             "params_total": 2, "train_time_s": 1.0, "samples_per_s": 1.0, "fuxictr_version": "x",
             "torch_version": "y", "device": "cpu", "threads": 1}
@@ -204,7 +204,7 @@ def _fake_result(expid, seed):
 
 def test_resume_redoes_exactly_the_missing_and_stale_runs_wherever_they_are(suite, tmp_path, monkeypatch):
     calls = []
-    monkeypatch.setattr(bench, "run_one", lambda _, expid, seed, *args: calls.append((expid, seed))
+    monkeypatch.setattr(bench, "run_one", lambda _, expid, seed, *args, **kwargs: calls.append((expid, seed))
                         or _fake_result(expid, seed))
     out = str(tmp_path / "results")
     run_benchmark(suite, [1, 2, 3], out, log=lambda m: None)
@@ -270,7 +270,7 @@ def test_leaderboard_columns_parse_back_to_the_csv_means(tmp_path):
 
 def test_rows_record_their_code_version_and_command_and_the_leaderboard_lists_every_command(suite, tmp_path,
                                                                                             monkeypatch):
-    monkeypatch.setattr(bench, "run_one", lambda _, expid, seed, *args: _fake_result(expid, seed))
+    monkeypatch.setattr(bench, "run_one", lambda _, expid, seed, *args, **kwargs: _fake_result(expid, seed))
     out = str(tmp_path / "results")
     run_benchmark(suite, [1], out, log=lambda m: None, command="fuxictr-ssr bench --seeds 1")
     run_benchmark(suite, [1, 2], out, log=lambda m: None, command="fuxictr-ssr bench --seeds 1,2")
@@ -331,7 +331,8 @@ def test_a_verdict_needs_both_the_gap_and_the_significance(tmp_path, gaps, verdi
 def test_rows_made_under_max_epochs_are_not_rows_of_the_uncapped_config(tmp_path, monkeypatch):
     three_epochs = generated_experiment(tmp_path, SUITE, base={"epochs": 3})
     calls = []
-    monkeypatch.setattr(bench, "run_one", lambda _, expid, seed, *args: calls.append(args[-2]) or _fake_result(expid, seed))
+    monkeypatch.setattr(bench, "run_one", lambda _, expid, seed, *args, **kwargs: calls.append(kwargs["max_epochs"])
+                        or _fake_result(expid, seed))
     out = str(tmp_path / "results")
     run_benchmark(three_epochs, [1], out, expids=["DNN_gen"], max_epochs=1, log=lambda m: None)
     run_benchmark(three_epochs, [1], out, expids=["DNN_gen"], max_epochs=1, log=lambda m: None)

@@ -109,3 +109,12 @@ def test_the_scoring_memory_figures_are_the_measured_ones():
     peaks = [rows[n][2] for n in ("1,000,000", "4,000,000", "16,000,000")]
     assert f"peaked at {peaks[0]}, {peaks[1]} and {peaks[2]} GB" in text
     assert round(float(rows["16,000,000"][4].replace(",", "")), -3) == 32000
+
+
+def test_the_concurrency_figures_are_the_measured_ones():
+    rows = {row[0]: row for row in table_rows(open(os.path.join(REPO_ROOT, "results", "concurrent_bench.md")).read(),
+                                              r"[^|]+")}
+    text = " ".join(open(os.path.join(REPO_ROOT, "docs", "benchmarking.md")).read().split())
+    jobs, one, both = rows["--jobs 2 (1 thread each)"], rows["one at a time, 1 thread"], rows["one at a time, 2 threads"]
+    assert f"took {jobs[2]} s with `--jobs 2` against {one[2]} s one run at a time" in text
+    assert f"({jobs[3]}x) and {both[2]} s with both threads" in text

@@ -51,7 +51,7 @@ def test_every_output_under_a_file_is_named_before_any_work(zoo, args, option):
 
 
 def test_ctrl_c_in_a_benchmark_is_one_line_saying_what_is_kept(zoo, monkeypatch):
-    def interrupted(*args):
+    def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
     monkeypatch.setattr(bench, "run_one", interrupted)
     done = run(zoo, "bench", "--config", "config", "--expids", "SSR_test", "--out", "results")
