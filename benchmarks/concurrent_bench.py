@@ -21,6 +21,7 @@ import tempfile
 import time
 
 import yaml
+from report import emit
 
 EXPERIMENTS = {
     "DNN_small": {"model": "DNN", "hidden_units": [256, 256, 256]},
@@ -95,11 +96,7 @@ def main(argv=None):
         lines.append(f"| {way} | {', '.join(f'{v:.1f}' for v in values)} | {statistics.median(values):.1f} | "
                      f"{statistics.median(values) / baseline:.2f} |")
     lines += ["", f"Rows of `--jobs 2` equal to those of one at a time with 1 thread (round 1): {'yes' if same else 'NO'}."]
-    report = "\n".join(lines) + "\n"
-    print(report)
-    if args.out:
-        with open(args.out, "w") as handle:
-            handle.write(report)
+    emit(lines, args.out)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ import torch
 
 from fuxictr_ssr.export import to_onnx, to_torchscript
 from fuxictr_ssr.models.serving import NamedInputModel, example_inputs
+from report import emit
 
 RUNTIMES = ("eager", "compiled", "torchscript", "onnxruntime")
 DEFAULT_EXPIDS = ("DNN_criteo_x1", "DeepFM_criteo_x1", "DCNv2_criteo_x1", "SSR_D_criteo_x1", "SSR_S_criteo_x1",
@@ -173,12 +174,7 @@ def main(argv=None):
             for case, runtime, size in plan[shift:] + plan[:shift]:
                 case.measure(runtime, size, calls[case.expid, runtime, size])
             print(f"round {round_index + 1}/{args.rounds} done", flush=True)
-    report = "\n".join(report_lines(cases, args, argv)) + "\n"
-    print(report)
-    if args.out:
-        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-        with open(args.out, "w") as handle:
-            handle.write(report)
+    emit(report_lines(cases, args, argv), args.out)
 
 
 def throughput(case, runtime, size):

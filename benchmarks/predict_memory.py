@@ -17,6 +17,7 @@ import sys
 import tempfile
 
 import torch
+from report import emit
 
 
 def write_rows(source, rows, path):
@@ -67,11 +68,7 @@ def main(argv=None):
                          f"{rows / seconds:,.0f} |")
             print(lines[-1], flush=True)
             os.remove(data)
-    report = "\n".join(lines) + "\n"
-    print(report)
-    if args.out:
-        with open(args.out, "w") as handle:
-            handle.write(report)
+    emit(lines, args.out)
 
 
 if __name__ == "__main__":

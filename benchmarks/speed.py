@@ -36,6 +36,7 @@ from torch.utils._pytree import tree_flatten
 from torch.utils.flop_counter import FlopCounterMode
 
 from fuxictr_ssr.scaling import width_for, with_width
+from report import emit
 
 FIELDS, EMBEDDING_DIM, VOCAB = 39, 16, 100   # a Criteo-shaped input: d_in = 624
 FAMILIES = ("DNN", "DCNv2", "SSR_S", "SSR_D")
@@ -321,12 +322,7 @@ def main(argv=None):
     for views, view_dim in shapes:
         rates = filter_implementations(args.batch_size, views, view_dim, args.rounds, device)
         lines.append(f"| {views} x {view_dim} | " + " | ".join(f"{rate:,.0f}" for rate in rates.values()) + " |")
-    report = "\n".join(lines) + "\n"
-    print(report)
-    if args.out:
-        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-        with open(args.out, "w") as handle:
-            handle.write(report)
+    emit(lines, args.out)
 
 
 def report_header(args, argv, peaks):
