@@ -123,7 +123,7 @@ def run_benchmark(config_dir, seeds, out_dir, expids=None, gpu=-1, data_root=Non
     with claimed(os.path.join(out_dir, ".bench.lock"), f"results folder {out_dir!r}"):  # one writer at a time
         board = Board(out_dir, title or folder_name(config_dirs[0]), fingerprints, tuning, command, log)
         if report_only:
-            board.log_plan(expids, seeds, [], slots)
+            board.log_plan(expids, seeds, board.pending(expids, seeds)[0], [], slots)
             return board.update()
         options = dict(data_root=data_root and os.path.abspath(data_root), nproc=nproc, max_epochs=max_epochs)
         if not ray:
@@ -162,22 +162,25 @@ class Board:
         return update_leaderboard(self.out_dir, self.title, self.results_csv, self.fingerprints, self.command,
                                   self.tuning)
 
-    def log_plan(self, expids, seeds, todo, slots):
+    def pending(self, expids, seeds):
+        """``(plan, todo)``: every (expid, seed), and those with no current row in ``results.csv``."""
         done = {(r["expid"], int(r["seed"])) for r in current_rows(read_results(self.results_csv), self.fingerprints)}
         plan = [(expid, seed) for expid in expids for seed in seeds]
-        todo += [item for item in plan if item not in done]
+        return plan, [item for item in plan if item not in done]
+
+    def log_plan(self, expids, seeds, plan, todo, slots):
         threads = {slot.threads for slot in slots}
         self.log(f"{len(plan)} runs ({len(expids)} experiments x {len(seeds)} seeds); {len(plan) - len(todo)} already "
                  f"in {self.results_csv}" + (f"; {'/'.join(map(str, threads))} threads per run" if todo else "")
                  + (f"; {len(slots)} at once ({', '.join(s.label for s in slots)})" if todo and len(slots) > 1 else ""))
-        return len(plan) - len(todo)
 
     def run(self, folders, expids, seeds, slots, options, runner, stop_runner=None):
         """The runs not yet in ``results.csv``, ``len(slots)`` at a time, each through
         ``runner(run_one's args, its keywords)``; a failed run is named at the end (the others go
         on); on Ctrl-C, one line saying what is kept."""
-        todo = []
-        before = self.log_plan(expids, seeds, todo, slots)
+        plan, todo = self.pending(expids, seeds)
+        self.log_plan(expids, seeds, plan, todo, slots)
+        before = len(plan) - len(todo)
         version, running, in_progress, failures = code_version(), set(), set(), []
         finished_runs = {"count": 0, "seconds": 0.0}
 

@@ -32,16 +32,15 @@ def file_columns(path, sep=","):
     """The column names of a csv header or a parquet schema; ``ValueError`` for an unreadable file."""
     if not os.path.isfile(path):
         raise ValueError(f"--data: {path!r} does not exist")
+    suffix = file_format(path)
     try:
-        if file_format(path) == ".parquet":
+        if suffix == ".parquet":
             import pyarrow.parquet as pq
             return list(pq.ParquetFile(path).schema_arrow.names)
         with open(path, newline="", encoding="utf-8") as handle:  # the header alone (polars would read far more)
             return next(csv.reader([handle.readline()], delimiter=sep), [])
-    except (OSError, pl.exceptions.PolarsError, ValueError) as error:
-        if isinstance(error, ValueError) and str(error).startswith("--data"):
-            raise
-        raise ValueError(f"--data: {path!r} cannot be read as {file_format(path)[1:]} ({type(error).__name__}: "
+    except (OSError, pl.exceptions.PolarsError, ValueError) as error:  # UnicodeDecodeError is a ValueError
+        raise ValueError(f"--data: {path!r} cannot be read as {suffix[1:]} ({type(error).__name__}: "
                          f"{str(error).splitlines()[0] if str(error) else ''})") from None
 
 
