@@ -49,7 +49,7 @@ BAD_SSR = [
     ({"net_dropout": 1.5}, "net_dropout: expected a dropout rate"),
     ({"embedding_norm_momentum": 0}, "embedding_norm_momentum: expected a number in (0, 1]"),
     ({"embedding_norm_eps": -1}, "embedding_norm_eps: expected a number > 0"),
-    ({"embedding_norm_warm_start": "False"}, "embedding_norm_warm_start: expected true or false, got 'False'"),
+    ({"batch_norm_warm_start": "False"}, "batch_norm_warm_start: expected true or false, got 'False'"),
     ({"bn_check_threshold": -0.1}, "bn_check_threshold: expected a number >= 0 (an AUC gap) or null"),
     ({"model": "NoSuchModel"}, "model: unknown model 'NoSuchModel'; registered models: DCNv2, DNN, DeepFM, RankMixer, SSR, WuKong"),
     ({"dataset_id": None}, "dataset_id: missing in experiment 'SSR_test'"),

@@ -14,11 +14,11 @@ from .static_random_filter import INDEX_RULES, StaticRandomFilter, draw_view_ind
 from .token_mixing import MultiHeadTokenMixing
 from .view_fusion import ResidualViewFusion
 from .view_linear import ViewwiseLinear
-from .warm_start_batch_norm import WarmStartBatchNorm1d
+from .warm_start_batch_norm import WarmStartBatchNorm1d, warm_start_batch_norms
 from .wukong_layer import WuKongLayer
 
 __all__ = ["EMBEDDING_NORMS", "INDEX_RULES", "SSR_BLOCKS", "CompetitiveFilter", "EmbeddingNorm", "FactorizationMachineBlock",
            "FieldGroupTokenizer", "IterativeCompetitiveSparse", "LinearCompressionBlock", "MultiHeadTokenMixing",
            "MultiViewSSRLayer", "ProjectedViewFusion", "RankMixerBlock", "ResidualViewFusion", "SSRStack", "StaticRandomFilter", "StraightThroughTopK", "ViewwiseLinear",
-           "WarmStartBatchNorm1d", "WuKongLayer", "draw_view_indices", "draw_view_indices_authors",
+           "WarmStartBatchNorm1d", "warm_start_batch_norms", "WuKongLayer", "draw_view_indices", "draw_view_indices_authors",
            "split_fields"]

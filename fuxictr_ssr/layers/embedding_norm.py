@@ -1,6 +1,5 @@
 from torch import nn
 
-from .warm_start_batch_norm import WarmStartBatchNorm1d
 
 EMBEDDING_NORMS = ("batch_norm", "field_batch_norm", "layer_norm", "none")
 
@@ -9,13 +8,12 @@ class EmbeddingNorm(nn.Module):
     """Normalisation of the field embeddings before they are flattened into SSR's input.
 
     * ``batch_norm``: each of the D embedding dimensions with statistics over the batch and all
-      F fields (``BatchNorm1d(D)`` on ``[B, D, F]``); with ``warm_start`` (default) its running
-      statistics average the batches seen from the first (:class:`WarmStartBatchNorm1d`), else
-      they start from torch's prior (mean 0, variance 1), which lags embeddings that start at
-      scale 1e-4;
+      F fields (``BatchNorm1d(D)`` on ``[B, D, F]``); a model's ``batch_norm_warm_start``
+      (default) makes it a :class:`WarmStartBatchNorm1d`, as every BatchNorm of the model, since
+      torch's prior (mean 0, variance 1) lags embeddings that start at scale 1e-4;
     * ``field_batch_norm``: each of the F fields with statistics over the batch and its D
       dimensions (``BatchNorm1d(F)`` on ``[B, F, D]``; the authors' SSR-S, Keras ``axis=-2``),
-      warm-started the same way;
+      the same;
     * ``layer_norm``: each field's D-vector on its own (``LayerNorm(D)``);
     * ``none``: the embeddings as they are.
 
@@ -24,7 +22,6 @@ class EmbeddingNorm(nn.Module):
         embedding_dim: D.
         num_fields: F (``field_batch_norm`` only).
         momentum, eps: of the BatchNorm (torch convention for ``momentum``).
-        warm_start: warm-started running statistics for the two BatchNorms.
 
     Shape:
         input ``[B, F, D]`` -> output ``[B, F, D]``.
@@ -37,15 +34,14 @@ class EmbeddingNorm(nn.Module):
         (torch.Size([32, 6, 4]), True)
     """
 
-    def __init__(self, kind, embedding_dim, num_fields=None, momentum=0.1, eps=1e-5, warm_start=True):
+    def __init__(self, kind, embedding_dim, num_fields=None, momentum=0.1, eps=1e-5):
         super().__init__()
         if kind not in EMBEDDING_NORMS:
             raise ValueError(f"embedding_norm: expected one of {', '.join(EMBEDDING_NORMS)}, got {kind!r}")
         self.kind = kind
         if kind in ("batch_norm", "field_batch_norm"):
-            batch_norm = WarmStartBatchNorm1d if warm_start else nn.BatchNorm1d
             channels = embedding_dim if kind == "batch_norm" else num_fields
-            self.norm = batch_norm(channels, eps=eps, momentum=momentum)
+            self.norm = nn.BatchNorm1d(channels, eps=eps, momentum=momentum)
         elif kind == "layer_norm":
             self.norm = nn.LayerNorm(embedding_dim)
         else:

@@ -49,3 +49,23 @@ class WarmStartBatchNorm1d(nn.BatchNorm1d):
             self.momentum = max(self.target_momentum, 1.0 / batches)
             self._warming = 1.0 / batches > self.target_momentum
         return super().forward(x)
+
+
+def warm_start_batch_norms(model):
+    """Replace every plain ``nn.BatchNorm1d`` inside ``model`` by a :class:`WarmStartBatchNorm1d`
+    with the same settings, parameters and buffers; return how many were replaced.
+
+    Example:
+        >>> net = nn.Sequential(nn.Linear(4, 3), nn.BatchNorm1d(3), nn.ReLU())
+        >>> warm_start_batch_norms(net), type(net[1]).__name__
+        (1, 'WarmStartBatchNorm1d')
+    """
+    replaced = 0
+    for parent in list(model.modules()):
+        for name, child in parent.named_children():
+            if type(child) is nn.BatchNorm1d and child.affine and child.track_running_stats:
+                warm = WarmStartBatchNorm1d(child.num_features, eps=child.eps, momentum=child.momentum)
+                warm.load_state_dict(child.state_dict())
+                setattr(parent, name, warm.to(child.weight.device))
+                replaced += 1
+    return replaced

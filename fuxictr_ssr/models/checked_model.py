@@ -16,6 +16,7 @@ from fuxictr.pytorch.torch_utils import get_regularizer
 
 from ..analysis.ics_activity import SurvivorMeter, ics_layers
 from ..config import LOGIT_LOSSES, is_number, require, require_positive_int, require_rate
+from ..layers import warm_start_batch_norms
 from ..optim import KerasAdam
 from ..presets import expand_preset
 from .execution import PRECISIONS, apply_execution
@@ -98,6 +99,8 @@ class CheckedModel(BaseModel):
         require(epsilon is None or (is_number(epsilon) and epsilon > 0), "optimizer_epsilon", "a number > 0 or null",
                 epsilon)
         require(isinstance(p.get("compile", False), bool), "compile", "true or false", p.get("compile"))
+        warm = p.get("batch_norm_warm_start", True)
+        require(isinstance(warm, bool), "batch_norm_warm_start", "true or false", warm)
         require(p.get("embedding_optimizer") in (None, *EMBEDDING_OPTIMIZERS), "embedding_optimizer",
                 f"null (FuxiCTR's dense updates) or one of {', '.join(EMBEDDING_OPTIMIZERS)}",
                 p.get("embedding_optimizer"))
@@ -110,7 +113,7 @@ class CheckedModel(BaseModel):
         """Model-specific checks on the effective params ``p``."""
 
     def finish_building(self, learning_rate, optimizer, loss, bn_check_threshold=BN_CHECK_THRESHOLD,
-                        optimizer_epsilon=None, compile=False, precision="fp32", embedding_optimizer=None,
+                        batch_norm_warm_start=True, optimizer_epsilon=None, compile=False, precision="fp32", embedding_optimizer=None,
                         **unused):
         """FuxiCTR's closing steps of a model's ``__init__``: optimizer and loss, FuxiCTR's
         initialisation (xavier-normal Linear, then every ``init_weights``), device.
@@ -121,8 +124,13 @@ class CheckedModel(BaseModel):
         binary cross-entropy of the model's logit (FuxiCTR's loss reads the probability, whose log
         is clipped at -100: no gradient once |logit| > ~17). ``compile`` and ``precision`` are
         applied last (:mod:`fuxictr_ssr.models.execution`); ``embedding_optimizer: sparse_adam``
-        switches the tables to sparse updates (:mod:`fuxictr_ssr.models.sparse_embeddings`)."""
+        switches the tables to sparse updates (:mod:`fuxictr_ssr.models.sparse_embeddings`).
+        ``batch_norm_warm_start`` (default) makes every BatchNorm of the model, the baselines'
+        hidden-layer ones as SSR's embedding one, a :class:`~fuxictr_ssr.layers.WarmStartBatchNorm1d`,
+        so that no model's validations read running statistics still dominated by torch's prior."""
         self.bn_check_threshold = bn_check_threshold
+        if batch_norm_warm_start:
+            warm_start_batch_norms(self)
         self.loss_from_logits = loss in LOGIT_LOSSES
         keras_adam = isinstance(optimizer, str) and optimizer.lower() == "keras_adam"
         self.compile("adam" if keras_adam else optimizer, "binary_cross_entropy" if self.loss_from_logits else loss,

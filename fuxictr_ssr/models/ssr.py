@@ -36,9 +36,6 @@ class SSR(CheckedModel):
             ``field_batch_norm`` (per field: the authors' SSR-S) | ``layer_norm`` | ``none``.
         embedding_norm_momentum, embedding_norm_eps: of the embedding BatchNorm (torch
             convention: Keras' momentum 0.99 is 0.01).
-        embedding_norm_warm_start: the embedding BatchNorm's running statistics average the
-            batches seen from the first (see :class:`~fuxictr_ssr.layers.WarmStartBatchNorm1d`);
-            ``False``: torch's running averages from (0, 1).
         filter_type: ``ics`` (SSR-D) | ``static`` (SSR-S); the paper's ablations: ``topk``
             (straight-through top-k instead of ICS) | ``dropout`` (random zeros at
             ``filter_dropout`` in training instead of ICS's) | ``dense`` (the projection without a
@@ -74,7 +71,7 @@ class SSR(CheckedModel):
 
     def __init__(self, feature_map, model_id="SSR", gpu=-1, learning_rate=1e-3,
                  embedding_dim=16, embedding_norm="batch_norm", embedding_norm_momentum=0.1,
-                 embedding_norm_eps=1e-5, embedding_norm_warm_start=True, filter_type="ics",
+                 embedding_norm_eps=1e-5, filter_type="ics",
                  num_views=(8, 8), view_dims=(128, 128), fusion_layers=1, ics_iterations=5,
                  alpha_init=0.1, gamma_init=1.0, ics_gate=True, head_hidden_units=(),
                  net_dropout=0.0, filter_seed=None, layer_norm_eps=1e-5, ssr_block="gated",
@@ -89,8 +86,7 @@ class SSR(CheckedModel):
             filter_seed = kwargs.get("seed") or 0
         self.embedding_layer = FeatureEmbedding(feature_map, embedding_dim)
         self.embedding_norm = EmbeddingNorm(embedding_norm, embedding_dim, num_fields=feature_map.num_fields,
-                                            momentum=embedding_norm_momentum, eps=embedding_norm_eps,
-                                            warm_start=embedding_norm_warm_start)
+                                            momentum=embedding_norm_momentum, eps=embedding_norm_eps)
         self.weight_init = weight_init
         input_dim = flattened_embedding_dim(feature_map, embedding_dim)
         layers = []
@@ -125,8 +121,6 @@ class SSR(CheckedModel):
                 "a number in (0, 1] (torch convention: Keras' 0.99 is 0.01)", momentum)
         require(is_number(p["embedding_norm_eps"]) and p["embedding_norm_eps"] > 0, "embedding_norm_eps", "a number > 0",
                 p["embedding_norm_eps"])
-        require(isinstance(p["embedding_norm_warm_start"], bool), "embedding_norm_warm_start", "true or false",
-                p["embedding_norm_warm_start"])
         require_choice(p, "filter_type", FILTER_TYPES)
         require_int_list(p, "num_views")
         require_int_list(p, "view_dims")
