@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from .safe_files import append_line
 
 RESULT_COLUMNS = ["expid", "model", "seed", "config_hash", "valid_AUC", "valid_logloss", "test_AUC", "test_logloss",
+                  "valid_gAUC", "test_gAUC",
                   "best_epoch", "epochs_run", "params_non_embedding", "params_total", "train_time_s",
                   "samples_per_s", "fuxictr_version", "torch_version", "device", "threads", "execution", "ics_zeros",
                   "code_version",
@@ -116,6 +117,8 @@ def result_row(result, fingerprint, version="", command=""):
         "expid": result["expid"], "model": result["model"], "seed": result["seed"], "config_hash": fingerprint,
         "valid_AUC": result["valid"]["AUC"], "valid_logloss": result["valid"]["logloss"],
         "test_AUC": result["test"]["AUC"], "test_logloss": result["test"]["logloss"],
+        # the user-grouped AUC of a run whose metrics ask for it (empty otherwise)
+        "valid_gAUC": result["valid"].get("gAUC", ""), "test_gAUC": result["test"].get("gAUC", ""),
         "best_epoch": result["best_epoch"], "epochs_run": result["epochs_run"],
         "params_non_embedding": result["params_non_embedding"], "params_total": result["params_total"],
         "train_time_s": round(result["train_time_s"], 2), "samples_per_s": round(result["samples_per_s"], 1),

@@ -17,7 +17,7 @@ FOLDERS = sorted(name for name in os.listdir(BENCH_ROOT) if os.path.isdir(os.pat
 STUDIES = sorted(os.path.relpath(os.path.dirname(path), REPO_ROOT)
                  for path in glob.glob(os.path.join(REPO_ROOT, "experiments", "*", "*", "model_config.yaml")))
 EXPECTED_FOLDERS = ["Avazu_paper", "Avazu_x1", "Avazu_x4_001", "CriteoLike_synthetic", "Criteo_paper", "Criteo_x1",
-                    "Criteo_x4_001", "Frappe_x1", "KKBox_x1", "MovielensLatest_x1"]
+                    "Criteo_x4_001", "Frappe_x1", "KKBox_x1", "MovieLens100K", "MovielensLatest_x1"]
 EXPIDS = [(os.path.join("benchmark_configs", folder), expid) for folder in FOLDERS
           for expid in list_expids(os.path.join(BENCH_ROOT, folder))]
 EXPIDS += [(folder, expid) for folder in STUDIES for expid in list_expids(os.path.join(REPO_ROOT, folder))]

@@ -1,4 +1,4 @@
-"""The BARS datasets the benchmark suite knows: columns, raw formats and published checksums."""
+"""The datasets the benchmark suite knows (BARS's and MovieLens-100K): columns, raw formats and published checksums."""
 from dataclasses import dataclass, field
 
 CRITEO_NUMERIC = [f"I{i}" for i in range(1, 14)]
@@ -16,7 +16,8 @@ class BarsDataset:
     Args:
         name: folder name in ``benchmark_configs/`` and in the data root.
         source: how ``data prepare`` reads it: ``x1`` (BARS csv or AFN libsvm), ``criteo_raw``
-            (Kaggle tab-separated file), ``avazu_raw`` (Kaggle csv).
+            (Kaggle tab-separated file), ``avazu_raw`` (Kaggle csv), ``movielens100k`` (GroupLens's
+            ml-100k folder, :mod:`fuxictr_ssr.data.movielens`).
         fields: feature columns of the x1 csv, in the libsvm token order.
         libsvm_value_fields: fields whose libsvm value (after ':') is kept instead of the index.
         md5: published md5 of the BARS csvs by split.
@@ -57,6 +58,8 @@ DATASETS = {d.name: d for d in [
                 reference="Kaggle Criteo Display Advertising Challenge train.txt"),
     BarsDataset("Avazu_paper", "avazu_raw", AVAZU_RAW_COLUMNS,
                 reference="Kaggle Avazu CTR Prediction train.csv"),
+    # not a BARS dataset: a second real dataset with user and item side features
+    BarsDataset("MovieLens100K", "movielens100k", reference="GroupLens MovieLens 100K (ml-100k)"),
 ]}
 
 

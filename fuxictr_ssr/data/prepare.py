@@ -14,6 +14,7 @@ Inputs understood, by dataset:
   processor.
 * Criteo_paper, Avazu_paper (the SSR paper's protocol): the same raw files, the same 8:1:1
   split (the paper's own seed is not published).
+* MovieLens100K: GroupLens's ``ml-100k`` folder (:mod:`fuxictr_ssr.data.movielens`).
 """
 import csv
 import glob
@@ -28,6 +29,7 @@ from contextlib import ExitStack, contextmanager
 import numpy as np
 
 from ..config import SPLITS
+from . import movielens
 from .bars import find_dataset
 
 X4_SPLIT_SEED = 2018
@@ -305,4 +307,21 @@ def prepare(name, source, out, verify_md5=True, copy=False):
         return _prepare_x1(dataset, source, out, verify_md5, copy)
     if dataset.source == "criteo_raw":
         return _prepare_criteo_raw(dataset, source, out)
+    if dataset.source == "movielens100k":
+        return _prepare_movielens(source, out, verify_md5)
     return _prepare_avazu_raw(dataset, source, out)
+
+
+def _prepare_movielens(source, out, verify_md5):
+    if os.path.isfile(source):
+        raise ValueError(f"source: expected GroupLens's ml-100k folder (u.data, u.user, u.item), got the file {source!r}")
+    for name in movielens.LAYOUT:
+        _not_overwritten(os.path.join(source, name), out)
+    splits = movielens.ctr_splits(source, verify_md5)
+    os.makedirs(out, exist_ok=True)
+    paths = {split: os.path.join(out, f"{split}.csv") for split in splits}
+    for split, lines in splits.items():
+        with _written_whole(paths[split]) as tmp_path, open(tmp_path, "w") as handle:
+            handle.write(",".join(movielens.COLUMNS) + "\n")
+            handle.writelines(lines)
+    return paths
