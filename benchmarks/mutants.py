@@ -25,13 +25,14 @@ MUTANTS = {
         "compat.py", "    fuxictr.metrics.log_loss = clipped_log_loss", "    pass",
         ["tests/test_data.py::test_fuxictr_scores_logloss_the_bars_way_once_the_plugin_is_imported"]),
     "resume skips runs by position": (
-        "bench.py", "todo = [item for item in plan if item not in done]", "todo = plan[len(done):]",
+        "bench.py", "return plan, [item for item in plan if item not in done]", "return plan, plan[len(done):]",
         ["tests/test_bench.py::test_resume_redoes_exactly_the_missing_and_stale_runs_wherever_they_are"]),
     "fingerprint ignores batch_size": (
         "experiment.py", 'NOT_FINGERPRINTED = {"seed",', 'NOT_FINGERPRINTED = {"batch_size", "seed",',
         ["tests/test_bench.py::test_every_key_that_can_change_a_result_changes_the_fingerprint"]),
     "valid AUC in the test AUC column": (
-        "leaderboard.py", "f\"| {mean_std(s['test_AUC'], s['seeds'])} \"", "f\"| {mean_std(s['valid_AUC'], s['seeds'])} \"",
+        "leaderboard.py", '_mean_std(s["test_AUC"], s["seeds"]), _mean_std(s["test_logloss"]',
+        '_mean_std(s["valid_AUC"], s["seeds"]), _mean_std(s["test_logloss"]',
         ["tests/test_bench.py::test_leaderboard_columns_parse_back_to_the_csv_means"]),
     "every SSR-S layer draws with one filter seed": (
         "models/ssr.py", 'filter_seed=filter_seed + depth if filter_index_rule == "torch" else depth + 1',
@@ -42,11 +43,18 @@ MUTANTS = {
         "self.ssr_layers(feature_emb.flatten(start_dim=1))",
         ["tests/test_batch_norm.py::test_the_embedding_normalisation_is_applied_in_the_forward_pass"]),
     "verdict on the gap or the p-value": (
-        "leaderboard.py", "abs(gap) > MIN_AUC_GAP and p_value < SIGNIFICANCE", "abs(gap) > MIN_AUC_GAP or p_value < SIGNIFICANCE",
+        "leaderboard.py", "abs(gap) > min_gap and p_value < SIGNIFICANCE", "abs(gap) > min_gap or p_value < SIGNIFICANCE",
         ["tests/test_bench.py::test_a_verdict_needs_both_the_gap_and_the_significance"]),
     "verdict threshold 1e-4": (
-        "published.py", "MIN_AUC_GAP, SIGNIFICANCE, MIN_SEEDS_FOR_TEST = 1e-3,", "MIN_AUC_GAP, SIGNIFICANCE, MIN_SEEDS_FOR_TEST = 1e-4,",
+        "published.py", "MIN_AUC_GAP, MIN_LOGLOSS_GAP, SIGNIFICANCE, MIN_SEEDS_FOR_TEST = 1e-3,",
+        "MIN_AUC_GAP, MIN_LOGLOSS_GAP, SIGNIFICANCE, MIN_SEEDS_FOR_TEST = 1e-4,",
         ["tests/test_bench.py::test_a_verdict_needs_both_the_gap_and_the_significance"]),
+    "lower logloss counted as worse": (
+        "leaderboard.py", 'verdict = "better" if (gap > 0) == higher else "worse"', 'verdict = "better" if gap > 0 else "worse"',
+        ["tests/test_bench.py::test_logloss_gets_its_own_verdict_lower_being_better_and_every_row_is_tested_against_the_dnn"]),
+    "best other taken among rows without a test": (
+        "leaderboard.py", 's["expid"] != entry["expid"] and s["seeds"] >= MIN_SEEDS_FOR_TEST]', 's["expid"] != entry["expid"]]',
+        ["tests/test_bench.py::test_leaderboard_gives_gap_welch_p_and_verdict_for_every_experiment"]),
     "fingerprint ignores net_dropout": (
         "experiment.py", 'NOT_FINGERPRINTED = {"seed",', 'NOT_FINGERPRINTED = {"net_dropout", "seed",',
         ["tests/test_bench.py::test_every_key_that_can_change_a_result_changes_the_fingerprint"]),
@@ -65,7 +73,7 @@ MUTANTS = {
         "[name for name in numeric_columns(feature_cols) if name in header][:1])",
         ["tests/test_h5_store.py::test_bad_csv_is_named_before_anything_is_built"]),
     "a bench's run outlives a killed bench": (
-        "bench.py", "preexec_fn=_die_with_parent)", "preexec_fn=None)",
+        "bench.py", "preexec_fn=_die_with_parent,", "preexec_fn=None,",
         ["tests/test_catalogue.py::test_killed_benchmark_takes_its_run_with_it"]),
     "appends written in pieces": (
         "safe_files.py", "        os.write(descriptor, line.encode())",

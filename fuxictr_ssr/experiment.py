@@ -28,6 +28,12 @@ def config_fingerprint(params):
     edited config is re-run rather than answered from stale rows.
     """
     relevant = {k: v for k, v in params.items() if k not in NOT_FINGERPRINTED}
+    if relevant.get("batch_norm") is True:
+        # A hidden-layer BatchNorm trained with torch's running averages until batch_norm_warm_start
+        # (default true) existed: the warm start gets into the hash, and `false`, which trains as
+        # those rows did, keeps the hash they have.
+        if relevant.pop("batch_norm_warm_start", True):
+            relevant["batch_norm_warm_start"] = True
     return hashlib.sha1(json.dumps(relevant, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 

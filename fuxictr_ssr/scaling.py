@@ -116,7 +116,7 @@ def _base_expid(config_dir, family):
 
 def write_scaling_outputs(out_dir, rows):
     """``scaling.csv`` (one row per experiment) and ``scaling.png`` (test AUC vs parameters)."""
-    summary = summarise(rows)
+    summary, _ = summarise(rows)
     table = [{"family": s["expid"].rsplit("_", 1)[0], "expid": s["expid"], "params_non_embedding": s["params"],
               "seeds": s["seeds"], "test_AUC_mean": s["test_AUC"][0], "test_AUC_std": s["test_AUC"][1],
               "test_logloss_mean": s["test_logloss"][0], "valid_AUC_mean": s["valid_AUC"][0],

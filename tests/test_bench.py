@@ -103,7 +103,7 @@ def test_summary_statistics_and_order():
     rows = [{"expid": e, "model": "M", "seed": s, "test_AUC": a, "test_logloss": "0.5", "valid_AUC": "0.7",
              "params_non_embedding": "10", "train_time_s": "1", "best_epoch": "2"}
             for e, s, a in [("A", 1, "0.70"), ("A", 2, "0.72"), ("B", 1, "0.80"), ("B", 2, "0.80")]]
-    summary = summarise(rows)
+    summary, _ = summarise(rows)
     assert [s["expid"] for s in summary] == ["B", "A"]
     assert summary[1]["test_AUC"][0] == pytest.approx(0.71)
     assert summary[1]["test_AUC"][1] == pytest.approx(0.0141421356, rel=1e-6)  # sample std
@@ -141,6 +141,15 @@ def test_fingerprint_ignores_locations_and_seed_but_not_hyperparameters():
     assert config_fingerprint(base) != config_fingerprint({**base, "hidden_units": [16]})
 
 
+def test_the_hidden_layer_batch_norm_warm_start_is_in_the_hash_and_false_keeps_the_rows_from_before_it():
+    from fuxictr_ssr.experiment import config_fingerprint
+    dnn, ssr = {"model": "DNN", "hidden_units": [8], "batch_norm": True}, {"model": "SSR", "embedding_norm": "batch_norm"}
+    before = experiment.hashlib.sha1(experiment.json.dumps(dnn, sort_keys=True).encode()).hexdigest()[:12]
+    assert config_fingerprint(dnn) == config_fingerprint({**dnn, "batch_norm_warm_start": True}) != before
+    assert config_fingerprint({**dnn, "batch_norm_warm_start": False}) == before
+    assert config_fingerprint(ssr) != config_fingerprint({**ssr, "batch_norm_warm_start": False})
+
+
 def _rows(expid, aucs):
     return [{"expid": expid, "model": expid.split("_")[0], "seed": str(seed), "test_AUC": str(auc),
              "test_logloss": "0.4", "valid_AUC": str(auc), "params_non_embedding": "1000", "train_time_s": "1",
@@ -148,30 +157,68 @@ def _rows(expid, aucs):
             for seed, auc in enumerate(aucs, start=1)]
 
 
+def _board(path, expids):
+    """``{expid: {column header: cell}}`` of a written leaderboard's table."""
+    lines = path.read_text().splitlines()
+    header = next(line for line in lines if line.startswith("| rank |")).strip("| ").split(" | ")
+    return {cells["expid"]: cells for cells in (dict(zip(header, line.strip("| ").split(" | "))) for line in lines
+                                                if line.startswith("| ") and line.split(" | ")[1] in expids)}
+
+
 def test_leaderboard_gives_gap_welch_p_and_verdict_for_every_experiment(tmp_path):
     from scipy import stats
     runs = {"A_x": [0.8100, 0.8102, 0.8101, 0.8103], "B_x": [0.8080, 0.8082, 0.8079],  # A clearly ahead
             "C_x": [0.8099, 0.8104, 0.8096],  # within 1e-3 of A
-            "D_x": [0.8200, 0.7000]}  # two seeds: no test
+            "D_x": [0.8200, 0.8300]}  # the best mean, on two seeds: no test, and no one's best other
     rows = [row for expid, aucs in runs.items() for row in _rows(expid, aucs)]
     path = tmp_path / "leaderboard.md"
     leaderboard.write_leaderboard(str(path), "Criteo_x1", rows, "cmd")
-    text = path.read_text()
-    table = {cells[1]: cells for cells in (line.split(" | ") for line in text.splitlines()
-                                           if line.startswith("| ") and line.split(" | ")[1] in runs)}
+    text, table = path.read_text(), _board(path, runs)
     means = {expid: sum(aucs) / len(aucs) for expid, aucs in runs.items()}
     for expid, cells in table.items():
-        best_other = max((e for e in runs if e != expid), key=means.get)
-        assert cells[-3] == f"{means[expid] - means[best_other]:+.6f} ({best_other})"
-        assert float(cells[5].split(" ± ")[0]) == pytest.approx(means[expid], abs=1e-6)
+        best_other = max((e for e in runs if e != expid and len(runs[e]) >= 3), key=means.get)
+        assert cells["AUC vs best other"] == f"{means[expid] - means[best_other]:+.6f} ({best_other})"
+        assert float(cells["test AUC"].split(" ± ")[0]) == pytest.approx(means[expid], abs=1e-6)
     p_b = stats.ttest_ind(runs["B_x"], runs["A_x"], equal_var=False).pvalue
-    assert table["B_x"][-2] == f"{p_b:.3g}" and p_b < 0.05 and table["B_x"][-1].startswith("worse")
-    assert table["C_x"][-1].startswith("tie")  # gap below 1e-3, whatever p
-    assert table["D_x"][-2] == "-" and table["D_x"][-1].startswith("-")
-    assert table["A_x"][-1].startswith("tie")  # its best other is C_x, 1e-4 behind
-    assert [cells[1] for cells in sorted(table.values(), key=lambda c: int(c[0].strip("| ")))] == \
+    assert table["B_x"]["AUC p"] == f"{p_b:.3g}" and p_b < 0.05 and table["B_x"]["AUC verdict"] == "worse"
+    assert table["C_x"]["AUC verdict"] == "tie"  # gap below 1e-3, whatever p
+    assert table["D_x"]["AUC p"] == "-" and table["D_x"]["AUC verdict"] == "-"
+    assert table["A_x"]["AUC verdict"] == "tie"  # its best other is C_x, 1e-4 behind
+    assert [cells["expid"] for cells in sorted(table.values(), key=lambda c: int(c["rank"]))] == \
         sorted(runs, key=lambda e: -means[e])
     assert "FinalNet (published) | 0.8154 | 0.4365" in text and "Verdict: better (worse) only if" in text
+    assert all(cells["vs DNN: AUC; logloss"] == "-" for cells in table.values())  # no DNN here
+
+
+def test_logloss_gets_its_own_verdict_lower_being_better_and_every_row_is_tested_against_the_dnn(tmp_path):
+    from scipy import stats
+    auc = {"DNN_x": [0.8100, 0.8101, 0.8102], "DNN_wide_x": [0.8100, 0.8101, 0.8102],
+           "S_x": [0.8095, 0.8096, 0.8094], "R_x": [0.8000, 0.8003, 0.8001]}
+    logloss = {"DNN_x": [0.4500, 0.4502, 0.4501], "DNN_wide_x": [0.4500, 0.4502, 0.4501],
+               "S_x": [0.4400, 0.4403, 0.4401], "R_x": [0.4505, 0.4490, 0.4515]}
+    rows = []
+    for expid in auc:
+        for row, value in zip(_rows(expid, auc[expid]), logloss[expid]):
+            row["test_logloss"] = str(value)
+            row["valid_AUC"] = str(0.9 if expid == "DNN_x" else 0.8)  # the DNN with the best validation AUC
+            rows.append(row)
+    path = tmp_path / "leaderboard.md"
+    leaderboard.write_leaderboard(str(path), "Frappe_x1", rows, "cmd")
+    table = _board(path, auc)
+    mean = {e: float(np.mean(v)) for e, v in logloss.items()}
+    assert table["S_x"]["AUC verdict"] == "tie"  # 6e-4 behind on AUC ...
+    p_s = stats.ttest_ind(logloss["S_x"], logloss["DNN_x"], equal_var=False).pvalue
+    assert table["S_x"]["logloss vs best other"] == f"{mean['S_x'] - mean['DNN_x']:+.6f} (DNN_x)"
+    assert table["S_x"]["logloss p"] == f"{p_s:.3g}" and table["S_x"]["logloss verdict"] == "better"  # ... 0.01 lower
+    assert table["DNN_x"]["logloss verdict"] == "worse" and table["DNN_x"]["logloss vs best other"].endswith("(S_x)")
+    assert table["R_x"]["logloss verdict"] == "worse"  # against S_x; against the DNN a tie (below)
+    assert table["DNN_x"]["vs DNN: AUC; logloss"] == "reference"
+    p_auc = stats.ttest_ind(auc["R_x"], auc["DNN_x"], equal_var=False).pvalue
+    p_ll = stats.ttest_ind(logloss["R_x"], logloss["DNN_x"], equal_var=False).pvalue
+    assert table["R_x"]["vs DNN: AUC; logloss"] == (f"{np.mean(auc['R_x']) - np.mean(auc['DNN_x']):+.6f} (p {p_auc:.3g}) "
+                                                    f"worse; {mean['R_x'] - mean['DNN_x']:+.6f} (p {p_ll:.3g}) tie")
+    assert table["DNN_wide_x"]["vs DNN: AUC; logloss"].startswith("+0.000000 (p ")
+    assert "against DNN_x, the folder's DNN" in path.read_text()
 
 
 def test_paper_protocol_folders_print_the_papers_table_3(tmp_path):
@@ -324,8 +371,7 @@ def test_a_verdict_needs_both_the_gap_and_the_significance(tmp_path, gaps, verdi
     rows = _rows("A_x", gaps[0]) + _rows("B_x", gaps[1])
     path = tmp_path / "leaderboard.md"
     leaderboard.write_leaderboard(str(path), "Criteo_x1", rows, "cmd")
-    line = next(line for line in path.read_text().splitlines() if line.startswith("| 1 | B_x |"))
-    assert line.rstrip(" |").endswith(verdict)
+    assert _board(path, ["B_x"])["B_x"]["AUC verdict"] == verdict
 
 
 def test_rows_made_under_max_epochs_are_not_rows_of_the_uncapped_config(tmp_path, monkeypatch):
