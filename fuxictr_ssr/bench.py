@@ -114,7 +114,7 @@ def run_benchmark(config_dir, seeds, out_dir, expids=None, gpu=-1, data_root=Non
         raise ValueError(f"--expids: {', '.join(missing)} not found in {', '.join(config_dirs)}; "
                          f"available: {', '.join(folders) or '(none)'}")
     check_output_path(out_dir, "--out", is_folder=True)
-    _check_experiments(folders, expids, seeds[0], data_root, max_epochs)
+    _check_experiments(folders, expids, seeds[0], data_root, max_epochs, check_data=not report_only)
     params = {expid: resolve(folder, expid, max_epochs=max_epochs) for expid, folder in folders.items()}
     fingerprints = {expid: config_fingerprint(p) for expid, p in params.items()
                     if not report_only or expid in expids}  # a report of --expids shows just those
@@ -135,11 +135,12 @@ def run_benchmark(config_dir, seeds, out_dir, expids=None, gpu=-1, data_root=Non
                          runner.run, runner.stop_all)
 
 
-def _check_experiments(folders, expids, seed, data_root, max_epochs):
-    """Every config and data error of ``expids``, before the first run starts."""
+def _check_experiments(folders, expids, seed, data_root, max_epochs, check_data=True):
+    """Every config and data error of ``expids``, before the first run starts (a report reads
+    no data: ``check_data=False``)."""
     for expid in expids:
         resolved = Experiment.load(folders[expid], expid, overrides={"seed": seed}, data_root=data_root,
-                                   max_epochs=max_epochs).params
+                                   max_epochs=max_epochs, check_data=check_data).params
         if not resolved.get("test_data"):
             raise ValueError(f"test_data: experiment {expid!r} of {folders[expid]} has no test split; a leaderboard "
                              "reports test metrics (selection uses validation), so its dataset needs one")

@@ -59,9 +59,9 @@ class Experiment:
     model_class: type
 
     @classmethod
-    def load(cls, config_dir, expid, overrides=None, data_root=None, max_epochs=None, gpu=-1):
+    def load(cls, config_dir, expid, overrides=None, data_root=None, max_epochs=None, gpu=-1, check_data=True):
         """Resolve and check; raise ``ValueError`` naming the key or file of any config or
-        data-path error. The model class is looked up in a ``src`` package of the current folder
+        data-path error (``check_data=False``: the config only, for reports that read no data). The model class is looked up in a ``src`` package of the current folder
         first, as FuxiCTR's ``run_expid.py`` does."""
         params = resolve(config_dir, expid, overrides, data_root, max_epochs)
         params["gpu"] = gpu
@@ -72,7 +72,8 @@ class Experiment:
         check_unknown_keys(params, constructor_keys(model_class))
         check_data_params(params)
         experiment = cls(config_dir, expid, params, model_class)
-        experiment.data.check()
+        if check_data:
+            experiment.data.check()
         return experiment
 
     @functools.cached_property

@@ -181,3 +181,29 @@ def test_the_embedding_normalisation_is_applied_in_the_forward_pass(embedding_no
     skipped = torch.sigmoid(model.head(model.ssr_layers(emb.flatten(start_dim=1))))
     assert not torch.allclose(expected, skipped, atol=1e-4)  # the check can tell the two apart
     assert torch.allclose(model(batch)["y_pred"], expected, atol=1e-6)
+
+
+def test_warm_start_rows_script_pairs_the_rows_from_before_and_after_the_switch_by_their_hash(tmp_path):
+    from fuxictr_ssr.experiment import config_fingerprint, resolve
+    from helpers import write_config
+    config_dir = write_config(str(tmp_path / "config"), {"x": {"data_root": str(tmp_path)}},
+                              {e: {"model": "DNN", "dataset_id": "x", "batch_norm": True} for e in ("DNN_x", "DNN_y")})
+    params = resolve(config_dir, "DNN_x")
+    before, after = config_fingerprint({**params, "batch_norm_warm_start": False}), config_fingerprint(params)
+    values = {before: [(0.80, 0.45), (0.81, 0.44), (0.82, 0.43)], after: [(0.80, 0.45), (0.815, 0.43), (0.83, 0.42)],
+              "an older config": [(0.5, 0.9)] * 3}
+    for fingerprint, pairs in values.items():
+        for seed, (auc, logloss) in enumerate(pairs, start=1):
+            append_result(str(tmp_path / "results.csv"), {
+                **result_row({"expid": "DNN_x", "model": "DNN", "seed": seed, "valid": {"AUC": auc, "logloss": logloss},
+                              "test": {"AUC": auc, "logloss": logloss}, "best_epoch": seed, "epochs_run": 5,
+                              "params_non_embedding": 1, "params_total": 2, "train_time_s": 1, "samples_per_s": 1,
+                              "fuxictr_version": "x", "torch_version": "y", "device": "cpu", "threads": 1}, fingerprint)})
+    script = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks", "warm_start_rows.py")
+    report = subprocess.run([sys.executable, script, "--config", config_dir, "--results", str(tmp_path), "--expids",
+                             "DNN_x", "DNN_y"], check=True, capture_output=True, text=True, timeout=120).stdout
+    from scipy import stats
+    p_auc = stats.ttest_ind([0.80, 0.81, 0.82], [0.80, 0.815, 0.83], equal_var=False).pvalue
+    assert f"| DNN_x | 3 | test AUC | 0.810000 | 0.815000 | +0.005000 | 0.010000 | {p_auc:.3g} | 1/3 |" in report
+    assert "| DNN_x | 3 | test logloss | 0.440000 | 0.433333 | -0.006667 | 0.010000 |" in report
+    assert "| DNN_x | 3 | best epoch | 2.0 | 2.0 |" in report and "| DNN_y | 0 |" in report  # no rows

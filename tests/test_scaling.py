@@ -3,6 +3,7 @@ import csv
 import os
 
 import pytest
+import torch
 
 from fuxictr_ssr.config import load_params
 from fuxictr_ssr.data import SyntheticSpec
@@ -42,9 +43,15 @@ def test_sweep_writes_csv_and_plot(suite, tmp_path):
     with open(os.path.join(out, "scaling.csv")) as handle:
         assert len(list(csv.DictReader(handle))) == 4
     assert os.path.getsize(os.path.join(out, "scaling.png")) > 1000
+    for family in ("DNN", "SSR_D"):  # more width, more compute per sample
+        small, large = [r["train_flops_per_sample"] for r in table if r["family"] == family]
+        assert 0 < small < large
+    fits = open(os.path.join(out, "scaling_fit.md")).read()
+    assert "| DNN | 2 | 2 | - (2 sizes: a power law plus a constant needs at least 3) |" in fits
     # a later sweep into the same folder adds to it instead of forgetting the first
     table = run_scaling(suite, ["DNN"], [4000], [1], out, log=lambda m: None)
     assert [r["expid"] for r in table] == ["DNN_2e3", "DNN_4e3", "DNN_8e3", "SSR_D_2e3", "SSR_D_8e3"]
+    assert "(no interval: 3 points for 3 parameters)" in open(os.path.join(out, "scaling_fit.md")).read()
     # report-only plots what is there and runs nothing (a size never run stays out of the table)
     table = run_scaling(suite, ["DNN"], [16000], [1], out, log=lambda m: None, report_only=True)
     assert [r["expid"] for r in table] == ["DNN_2e3", "DNN_4e3", "DNN_8e3", "SSR_D_2e3", "SSR_D_8e3"]
@@ -65,3 +72,35 @@ def test_unknown_family_is_named(suite, tmp_path):
         run_scaling(suite, ["MLP"], [1000], [1], str(tmp_path / "out"), log=lambda m: None)
     with pytest.raises(ValueError, match="--family: no DCNv2_<dataset> experiment"):
         run_scaling(suite, ["DCNv2"], [1000], [1], str(tmp_path / "out"), log=lambda m: None)
+
+
+def test_training_flops_per_sample_of_a_dnn_are_six_per_weight_of_its_matrix_products():
+    """Forward 2 FLOPs per multiply-add, backward twice the forward (input and weight gradients)."""
+    from fuxictr_ssr.models.flops import training_flops_per_sample
+    from fuxictr_ssr.registry import create_model
+    from helpers import categorical_feature_map
+    feature_map = categorical_feature_map(num_fields=6, vocab_size=9)
+    model = create_model({"model": "DNN", "embedding_dim": 4, "hidden_units": [64, 32], "batch_norm": True},
+                         feature_map)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    assert training_flops_per_sample(model, feature_map) == 6 * (6 * 4 * 64 + 64 * 32 + 32 * 1)
+    assert training_flops_per_sample(model, feature_map, batch_size=7) == 6 * (6 * 4 * 64 + 64 * 32 + 32 * 1)
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())  # BatchNorm statistics kept
+    assert all(p.grad is None for p in model.parameters())
+
+
+def test_power_law_fit_recovers_a_known_exponent_and_says_when_it_cannot_give_an_interval():
+    import numpy as np
+    from fuxictr_ssr.analysis.power_law import fit_power_law
+    rng = np.random.default_rng(0)
+    x = np.repeat([1e5, 3e5, 1e6, 3e6, 1e7], 3)
+    logloss = 0.15 + 0.02 * (x / 1e5) ** -0.4 + rng.normal(0, 2e-4, len(x))
+    fit = fit_power_law(x, logloss)
+    assert fit["interval"][0] < 0.4 < fit["interval"][1] and fit["interval"][1] - fit["interval"][0] < 0.1
+    assert abs(fit["floor"] - 0.15) < 0.002 and fit["points"] == 15
+    auc = 0.80 - 0.01 * (x / 1e5) ** -0.3 + rng.normal(0, 1e-4, len(x))
+    rising = fit_power_law(x, auc, decreasing=False)
+    assert abs(rising["exponent"] - 0.3) < 0.03 and rising["interval"][1] - rising["interval"][0] < 0.1
+    three = fit_power_law(x[::3][:3], logloss[::3][:3])
+    assert three["exponent"] is not None and three["interval"] is None and three["reason"] == "3 points for 3 parameters"
+    assert fit_power_law([1e5, 1e5, 2e5], [0.2, 0.21, 0.19])["reason"].startswith("2 sizes")
