@@ -135,6 +135,18 @@ def _table_lines(summary, reference, tuning):
     return lines
 
 
+def _tuning_groups(summary, tuning):
+    """One line naming the experiments of each tuning label, best mean test AUC first, where a
+    board mixes labels (settings published by BARS, chosen here by ``tune``, untuned)."""
+    groups = {}
+    for s in summary:
+        groups.setdefault(tuning.get(s["expid"], "untuned"), []).append(s["expid"])
+    if len(groups) < 2:
+        return []
+    return ["Groups by tuning: " + "; ".join(f"**{label}**: {', '.join(expids)}" for label, expids in groups.items())
+            + ".", ""]
+
+
 def write_leaderboard(path, dataset, rows, command, stale=0, tuning=None, repeats=0):
     """``tuning``: each experiment's ``tuning`` label (how its setting was chosen; "untuned" where
     the config gives none)."""
@@ -150,7 +162,7 @@ def write_leaderboard(path, dataset, rows, command, stale=0, tuning=None, repeat
              + (f" ({stale} rows of earlier configs in results.csv are left out.)" if stale else "")
              + (f" ({repeats} repeated rows of an experiment and seed already counted are left out; the first "
                 "row of each is kept.)" if repeats else ""), "",
-             *_table_lines(summary, reference, tuning or {}), "",
+             *_table_lines(summary, reference, tuning or {}), "", *_tuning_groups(summary, tuning or {}),
              f"vs best other: the experiment's mean test AUC (logloss) minus that of the best other experiment on "
              f"that metric among those with >= {MIN_SEEDS_FOR_TEST} seeds; p: two-sided Welch t-test of the two "
              f"experiments' per-seed values (with >= {MIN_SEEDS_FOR_TEST} seeds each, else -). Verdict: better "

@@ -384,3 +384,13 @@ def test_rows_made_under_max_epochs_are_not_rows_of_the_uncapped_config(tmp_path
     run_benchmark(three_epochs, [1], out, expids=["DNN_gen"], max_epochs=1, log=lambda m: None)
     run_benchmark(three_epochs, [1], out, expids=["DNN_gen"], log=lambda m: None)
     assert calls == [1, None]  # the capped run once, then the uncapped one
+
+
+def test_a_board_mixing_tunings_names_each_group(tmp_path):
+    rows = _rows("DNN_x", [0.81, 0.82, 0.83]) + _rows("S_x", [0.80, 0.81, 0.80]) + _rows("R_x", [0.7, 0.71, 0.7])
+    tuning = {"DNN_x": "BARS-tuned", "S_x": "tuned: 12 trials", "R_x": "tuned: 12 trials"}
+    leaderboard.write_leaderboard(str(tmp_path / "mixed.md"), "Frappe_x1", rows, "cmd", tuning=tuning)
+    text = (tmp_path / "mixed.md").read_text()
+    assert "Groups by tuning: **BARS-tuned**: DNN_x; **tuned: 12 trials**: S_x, R_x." in text
+    leaderboard.write_leaderboard(str(tmp_path / "one.md"), "Frappe_x1", rows, "cmd")
+    assert "Groups by tuning" not in (tmp_path / "one.md").read_text()  # one label: no groups

@@ -235,3 +235,69 @@ def test_binary_garbage_is_named_with_its_file(tmp_path):
         handle.write(b"\x80\x81\x82\n")
     with pytest.raises(ValueError, match=r"train.csv \(after line \d+\): not UTF-8 text"):
         prepare("Avazu_x4_001", str(tmp_path), str(tmp_path / "out"))
+
+
+def _ml100k(folder, ratings, header=False, separator="\t"):
+    """A tiny ml-100k folder of our own rows: 3 users, 3 movies."""
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, "u.data"), "w") as handle:
+        handle.write("user\titem\trating\ttimestamp\n" if header else "")
+        handle.writelines(separator.join(map(str, row)) + "\n" for row in ratings)
+    with open(os.path.join(folder, "u.user"), "w") as handle:
+        handle.write("1|24|M|technician|85711\n2|53|F|other|94043\n3|23|M|writer|T8H1N\n")
+    flags = {1: [0, 0, 0, 1, 1, 1] + [0] * 13, 2: [0, 1, 1] + [0] * 16, 3: [0] * 19}
+    with open(os.path.join(folder, "u.item"), "w", encoding="latin-1") as handle:
+        for item, date in ((1, "01-Jan-1995"), (2, "01-Jan-1995"), (3, "")):
+            handle.write(f"{item}|Mis\xe9rables {item}|{date}||http://x|" + "|".join(map(str, flags[item])) + "\n")
+
+
+def test_movielens_100k_labels_features_and_a_seeded_split(tmp_path):
+    from fuxictr_ssr.data import movielens
+    ratings = [(u, i, r, 880000000 + k) for k, (u, i, r) in enumerate(
+        [(u, i, r) for u in (1, 2, 3) for i in (1, 2, 3) for r in (1, 2, 3, 4, 5)])]
+    _ml100k(tmp_path / "ml", ratings)
+    paths = prepare("MovieLens100K", str(tmp_path / "ml"), str(tmp_path / "out"), verify_md5=False)
+    frames = {split: pd.read_csv(path, dtype=str, keep_default_na=False) for split, path in paths.items()}
+    rows = pd.concat(frames.values())
+    assert list(rows.columns) == movielens.COLUMNS
+    assert len(rows) == 36 and [len(f) for f in frames.values()] == [29, 4, 3]  # the 9 ratings of 3 dropped; 8:1:1
+    assert sorted(rows["label"].value_counts().items()) == [("0", 18), ("1", 18)]  # 1-2 negative, 4-5 positive
+    first = rows[(rows["user_id"] == "3") & (rows["item_id"] == "1")].iloc[0]
+    assert list(first[["age", "gender", "occupation", "zip_prefix", "release_year", "genres"]]) == \
+        ["23", "M", "writer", "T8H", "1995", "Animation^Children's^Comedy"]
+    assert set(rows[rows["item_id"] == "3"]["release_year"]) == {""} and set(rows[rows["item_id"] == "3"]["genres"]) == {""}
+    again = prepare("MovieLens100K", str(tmp_path / "ml"), str(tmp_path / "again"), verify_md5=False)
+    assert all(md5sum(again[s]) == md5sum(paths[s]) for s in paths)  # the same seed, the same split
+    # a header line and pipe-separated ratings (copies in the wild) read the same
+    _ml100k(tmp_path / "piped", ratings, header=True, separator="|")
+    piped = prepare("MovieLens100K", str(tmp_path / "piped"), str(tmp_path / "piped_out"), verify_md5=False)
+    assert all(md5sum(piped[s]) == md5sum(paths[s]) for s in paths)
+
+
+def test_movielens_100k_inputs_are_checked_before_anything_is_written(tmp_path):
+    _ml100k(tmp_path / "ml", [(1, 1, 5, 1), (2, 2, 1, 2)])
+    with pytest.raises(ValueError, match=r"u.data: its used columns have md5 \w+, not GroupLens ml-100k's "
+                                         r"6e47046882bad158b0efbb84cd5cb987 .*--no-verify"):
+        prepare("MovieLens100K", str(tmp_path / "ml"), str(tmp_path / "out"))
+    assert not os.path.exists(tmp_path / "out")
+    _ml100k(tmp_path / "bad", [(1, 1, 7, 1)])
+    with pytest.raises(ValueError, match="u.data, row 1: rating must be 1-5, got '7'"):
+        prepare("MovieLens100K", str(tmp_path / "bad"), str(tmp_path / "bad_out"), verify_md5=False)
+    _ml100k(tmp_path / "orphan", [(9, 1, 5, 1)])
+    with pytest.raises(ValueError, match=r"u.data, row 1: user 9 \(u.user\) not found"):
+        prepare("MovieLens100K", str(tmp_path / "orphan"), str(tmp_path / "orphan_out"), verify_md5=False)
+    os.remove(tmp_path / "ml" / "u.item")
+    with pytest.raises(ValueError, match="u.item not found in .* GroupLens's ml-100k folder"):
+        prepare("MovieLens100K", str(tmp_path / "ml"), str(tmp_path / "out"), verify_md5=False)
+
+
+ML100K = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                      "shared", "data", "ML100k_raw")
+
+
+@pytest.mark.skipif(not os.path.isdir(ML100K), reason="GroupLens's ml-100k is not on this machine")
+def test_grouplens_files_pass_the_check_and_give_the_documented_split(tmp_path):
+    from fuxictr_ssr.data import movielens
+    paths = prepare("MovieLens100K", ML100K, str(tmp_path))
+    assert md5sum(paths["train"]) == movielens.TRAIN_MD5
+    assert [sum(1 for _ in open(p)) - 1 for p in paths.values()] == [58284, 7286, 7285]

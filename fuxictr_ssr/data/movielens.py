@@ -26,6 +26,8 @@ COLUMNS = ["label", "user_id", "item_id", "age", "gender", "occupation", "zip_pr
 # (for u.data, whose every column is used, that is the file's own md5)
 INPUT_MD5 = {"u.data": "6e47046882bad158b0efbb84cd5cb987", "u.user": "6fba35b67a6a9e8688af25d33a0b3fbe",
              "u.item": "ab4e865370fc84ba74e5ff7a442cbcd2"}
+# md5 of the train.csv written from GroupLens's files: the split of results/MovieLens100K
+TRAIN_MD5 = "9707be62d1884ba0a23934a151feb2e3"
 LAYOUT = {"u.data": ("\t", 4), "u.user": ("|", 5), "u.item": ("|", 5 + len(GENRES))}
 USED = {"u.data": [0, 1, 2, 3], "u.user": [0, 1, 2, 3, 4], "u.item": [0, 2] + list(range(5, 5 + len(GENRES)))}
 

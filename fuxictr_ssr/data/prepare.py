@@ -287,6 +287,10 @@ def check_published_md5(dataset, written):
     """Compare the written train csv with the md5 reczoo published for its x4 files: a message
     saying whether these are BARS's files (reczoo's split needed scikit-learn 0.19.1; later
     releases may draw other folds from the same seed)."""
+    if dataset.source == "movielens100k":
+        actual = md5sum(written["train"])
+        return (f"train.csv md5 {actual}: " + ("the split of results/MovieLens100K, byte for byte" if actual ==
+                movielens.TRAIN_MD5 else f"not the split of results/MovieLens100K ({movielens.TRAIN_MD5})"))
     expected = X4_TRAIN_MD5.get(dataset.name)
     if expected is None:
         return None
