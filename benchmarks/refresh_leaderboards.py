@@ -6,7 +6,7 @@ config, seeds, epoch cap and title its board was made with.
     python benchmarks/refresh_leaderboards.py results/Frappe_x1 results/experiments/Frappe_x1/tuned
 
 What each board was made from is read back from the board and its rows: the title and seeds from
-``leaderboard.md``, the config folder and ``--max-epochs`` from the commands the rows record; a
+``leaderboard.md``, the config folder and ``--max-epochs`` from the commands the rows and the board record; a
 tune search (``<model>/search``) reads its ``<model>/trials`` folder, a tune rerun
 (``<model>/final*``) its ``<model>/chosen``, a scaling sweep its ``config/``, and a board gathered from several commands names its
 config in ``GATHERED``. A board whose config cannot be worked out is named and left as it is.
@@ -34,6 +34,7 @@ def board_source(folder):
     title = re.match(r"# (.*) leaderboard", text).group(1)
     seeds = [int(s) for s in re.search(r"^Seeds: ([\d, ]+)\.", text, re.M).group(1).split(", ")]
     commands = {row.get("command", "") for row in read_results(os.path.join(folder, "results.csv"))}
+    commands |= set(re.findall(r"`(fuxictr-ssr (?:bench|tune|scale) [^`]*)`", text))  # rows from before that column
     caps = {m.group(1) for c in commands for m in [re.search(r"--max-epochs (\d+)", c)] if m}
     relative = os.path.relpath(folder, REPO_ROOT)
     name, parent = os.path.basename(folder), os.path.dirname(folder)

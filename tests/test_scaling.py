@@ -104,3 +104,5 @@ def test_power_law_fit_recovers_a_known_exponent_and_says_when_it_cannot_give_an
     three = fit_power_law(x[::3][:3], logloss[::3][:3])
     assert three["exponent"] is not None and three["interval"] is None and three["reason"] == "3 points for 3 parameters"
     assert fit_power_law([1e5, 1e5, 2e5], [0.2, 0.21, 0.19])["reason"].startswith("2 sizes")
+    accelerating = fit_power_law([1e5, 1e6, 1e7], [0.4917, 0.4911, 0.4893])  # falls faster with more compute
+    assert accelerating["interval"] is None and accelerating["reason"].startswith("b at its bound")

@@ -9,7 +9,8 @@ For a loss that falls with compute ``x`` (training FLOPs per sample):
 only), ``c`` the level an unbounded model would reach. Least squares over every run (each seed of
 each size is one point), by ``scipy.optimize.curve_fit``; the 95% interval of ``b`` is
 ``b +- t(0.975, n - 3) * se(b)`` from the fit's covariance. With 3 points or fewer no interval
-exists (no degree of freedom is left), and the fit says so instead of printing one.
+exists (no degree of freedom is left), and the fit says so instead of printing one; an exponent
+at its bound (points that fall faster at large compute than at small) has none either.
 """
 import math
 import warnings
@@ -42,6 +43,9 @@ def fit_power_law(x, y, decreasing=True):
         result["reason"] = f"the fit did not converge ({error})"
         return result
     result.update(exponent=float(b), scale=float(a), floor=float(c))
+    if not 0.01 < b < 9.99:
+        result["reason"] = f"b at its bound ({b:.3g}): the points do not level off as a power law does"
+        return result
     dof = len(x) - 3
     standard_error = math.sqrt(covariance[1, 1]) if np.isfinite(covariance[1, 1]) else math.inf
     if dof < 1:
