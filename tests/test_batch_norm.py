@@ -207,3 +207,25 @@ def test_warm_start_rows_script_pairs_the_rows_from_before_and_after_the_switch_
     assert f"| DNN_x | 3 | test AUC | 0.810000 | 0.815000 | +0.005000 | 0.010000 | {p_auc:.3g} | 1/3 |" in report
     assert "| DNN_x | 3 | test logloss | 0.440000 | 0.433333 | -0.006667 | 0.010000 |" in report
     assert "| DNN_x | 3 | best epoch | 2.0 | 2.0 |" in report and "| DNN_y | 0 |" in report  # no rows
+
+
+@pytest.mark.slow
+def test_a_compiled_tower_with_warm_started_batch_norm_compiles_once_warm_and_matches_eager():
+    """The warm-up's momentum changes every batch; run eagerly, it costs no recompile per batch
+    (which would hit dynamo's recompile limit and leave the tower uncompiled)."""
+    import torch._dynamo
+    from torch._dynamo.utils import counters
+    torch.manual_seed(0)
+    compiled = nn.Sequential(nn.Linear(8, 16), WarmStartBatchNorm1d(16), nn.ReLU(), nn.Linear(16, 1))
+    eager = nn.Sequential(nn.Linear(8, 16), WarmStartBatchNorm1d(16), nn.ReLU(), nn.Linear(16, 1))
+    eager.load_state_dict(compiled.state_dict())
+    torch._dynamo.reset()
+    counters.clear()
+    forward = torch.compile(compiled.forward)
+    for _ in range(25):  # 10 warm-up batches, then the usual momentum
+        x = torch.randn(64, 8)
+        torch.testing.assert_close(forward(x), eager(x), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(compiled[1].running_var, eager[1].running_var)
+    assert not any("recompile" in reason.lower() for reason in counters["unimplemented"])
+    explained = torch._dynamo.explain(compiled)(torch.randn(64, 8))
+    assert explained.graph_count == 1 and explained.graph_break_count == 0

@@ -1,3 +1,4 @@
+import torch
 from torch import nn
 
 
@@ -45,9 +46,16 @@ class WarmStartBatchNorm1d(nn.BatchNorm1d):
 
     def forward(self, x):
         if self.training and self._warming:
-            batches = int(self.num_batches_tracked) + 1  # the count this batch will be
-            self.momentum = max(self.target_momentum, 1.0 / batches)
-            self._warming = 1.0 / batches > self.target_momentum
+            return self._warming_forward(x)
+        return super().forward(x)
+
+    @torch.compiler.disable
+    def _warming_forward(self, x):
+        """Eager under ``torch.compile``: the momentum changes every batch here, which would
+        recompile a graph per batch; once warm, one graph serves every later batch."""
+        batches = int(self.num_batches_tracked) + 1  # the count this batch will be
+        self.momentum = max(self.target_momentum, 1.0 / batches)
+        self._warming = 1.0 / batches > self.target_momentum
         return super().forward(x)
 
 

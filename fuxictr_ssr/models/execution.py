@@ -26,8 +26,8 @@ def check_precision_supported(precision, device):
 def dense_tower(model):
     """The model's direct submodules that hold weights and no embedding table: what ``compile``
     compiles (each on its own). The embedding lookups (a python loop over features) and their
-    normalisation stay eager: the warm-started BatchNorm changes its momentum from batch to batch
-    in its first batches, which would recompile a graph every batch."""
+    normalisation stay eager. A warm-started BatchNorm inside the tower runs its first batches
+    eagerly by itself (:class:`~fuxictr_ssr.layers.WarmStartBatchNorm1d`)."""
     embeddings = (FeatureEmbedding, FeatureEmbeddingDict, nn.Embedding, EmbeddingNorm)
     return [child for child in model.children()
             if any(True for _ in child.parameters())
