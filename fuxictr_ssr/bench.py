@@ -125,6 +125,7 @@ def run_benchmark(config_dir, seeds, out_dir, expids=None, gpu=-1, data_root=Non
         if report_only:
             board.log_plan(expids, seeds, board.pending(expids, seeds)[0], [], slots)
             return board.update()
+        write_doctor_report(out_dir)
         options = dict(data_root=data_root and os.path.abspath(data_root), nproc=nproc, max_epochs=max_epochs)
         if not ray:
             return board.run(folders, expids, seeds, slots, options, _local_runner)
@@ -133,6 +134,13 @@ def run_benchmark(config_dir, seeds, out_dir, expids=None, gpu=-1, data_root=Non
         runner = RayRunner(cluster, nproc, threads or 1, use_gpus)
         return board.run(folders, expids, seeds, cluster_slots(cluster, nproc, threads or 1, use_gpus), options,
                          runner.run, runner.stop_all)
+
+
+def write_doctor_report(out_dir):
+    """``doctor.md`` beside the leaderboard: the software and devices of the machine running it."""
+    from .doctor import report, run_checks
+    with open(os.path.join(out_dir, "doctor.md"), "w") as handle:
+        handle.write(report(run_checks()))
 
 
 def _check_experiments(folders, expids, seed, data_root, max_epochs, check_data=True):

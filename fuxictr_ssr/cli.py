@@ -178,6 +178,18 @@ def command_export(args):
           f"inputs {done['max_abs_diff']:.2g}); serving inputs in {serving}, vocabularies in {vocabulary}")
 
 
+def command_doctor(args):
+    from .doctor import report, run_checks
+    checks = run_checks()
+    text = report(checks)
+    print(text, end="")
+    if args.out:
+        with open(args.out, "w") as handle:
+            handle.write(text)
+    if any(check.status == "problem" for check in checks):
+        raise SystemExit(1)
+
+
 def command_models(args):
     from .registry import list_models
     print("\n".join(list_models()))
@@ -325,6 +337,10 @@ def build_parser():
                         "<graph>.serving.json and <graph>.vocab.json go beside it")
     export.add_argument("--data-root", help="the data root the model was trained with (replaces data_root)")
     export.set_defaults(handler=command_export, outputs=[("out", "--out", False)])
+
+    doctor = commands.add_parser("doctor", help="versions, devices and known incompatibilities, each with its fix")
+    doctor.add_argument("--out", help="also write the report to this file")
+    doctor.set_defaults(handler=command_doctor, outputs=[("out", "--out", False)])
 
     models = commands.add_parser("models", help="list the registered models")
     models.set_defaults(handler=command_models)

@@ -153,7 +153,9 @@ def write_leaderboard(path, dataset, rows, command, stale=0, tuning=None, repeat
     summary, reference = summarise(rows)
     seeds = sorted({int(r["seed"]) for r in rows})
     lines = [f"# {dataset} leaderboard", "",
-             f"Machine: {machine_description(rows)}.  ",
+             f"Machine: {machine_description(rows)}"
+             + (" ([doctor report](doctor.md))" if os.path.isfile(os.path.join(os.path.dirname(path), "doctor.md"))
+                else "") + ".  ",
              f"Seeds: {', '.join(map(str, seeds))}.  ",
              *_command_lines(rows, command), "",
              "Mean ± sample std over seeds (the value itself for one seed); sorted by mean test AUC. "
