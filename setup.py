@@ -26,11 +26,13 @@ setup(
         "matplotlib",
     ],
     extras_require={
-        "test": ["pytest", "pytest-timeout", "optuna", "onnx", "onnxscript", "onnxruntime"],
+        "test": ["pytest", "pytest-timeout", "optuna", "onnx", "onnxscript", "onnxruntime", "tensorboard"],
         "tune": ["optuna"],
         # export --format onnx: torch's torch.export-based exporter writes with onnx and onnxscript;
         # onnxruntime runs the parity check (and serves)
         "export": ["onnx", "onnxscript", "onnxruntime"],
+        # log_to: tensorboard (the training curves as TensorBoard scalars)
+        "tensorboard": ["tensorboard"],
     },
     entry_points={
         "console_scripts": ["fuxictr-ssr=fuxictr_ssr.cli:main"],

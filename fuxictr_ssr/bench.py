@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 
+from .curves import plot_curves
 from .experiment import Experiment, config_fingerprint, folder_name, folders_of, resolve
 from .leaderboard import current_rows, update_leaderboard
 from .records import append_result, append_result_line, code_version, read_results, result_row
@@ -168,8 +169,11 @@ class Board:
         self.results_csv = os.path.join(out_dir, "results.csv")
 
     def update(self):
-        return update_leaderboard(self.out_dir, self.title, self.results_csv, self.fingerprints, self.command,
+        """Rewrite the leaderboard and its curves plot from the current rows; return them."""
+        rows = update_leaderboard(self.out_dir, self.title, self.results_csv, self.fingerprints, self.command,
                                   self.tuning)
+        plot_curves(self.out_dir, self.title, rows)
+        return rows
 
     def pending(self, expids, seeds):
         """``(plan, todo)``: every (expid, seed), and those with no current row in ``results.csv``."""

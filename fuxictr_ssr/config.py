@@ -53,7 +53,7 @@ RUN_KEYS = ("model", "dataset_id", "model_id", "gpu", "model_root", "seed", "ver
             "embedding_regularizer", "net_regularizer", "data_loader", "block_rows", "prefetch", "log_to_console",
             "distributed_timeout", "group_id", "streaming", "rebuild_dataset", "data_block_size", "strict_keys",
             "compile", "precision", "debug_mode", "use_features", "pickle_feature_encoder", "feature_specs", "feature_config",
-            "tuning", "optimizer_epsilon", "embedding_optimizer", "batch_norm_warm_start")
+            "tuning", "optimizer_epsilon", "embedding_optimizer", "batch_norm_warm_start", "progress_seconds", "log_to")
 
 
 def check_unknown_keys(params, model_keys):

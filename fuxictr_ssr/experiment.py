@@ -18,6 +18,7 @@ from .registry import constructor_keys, get_model_class
 # picks the store of the encoded splits: csv -> parquet (fuxictr) and csv -> h5 (ours) hold the
 # same encoding, read back in the same row order (tests/test_h5_store.py).
 NOT_FINGERPRINTED = {"seed", "gpu", "model_root", "verbose", "log_to_console", "num_workers", "tuning",
+                     "progress_seconds", "log_to",
                      *DATA_LOCATION_KEYS}
 
 

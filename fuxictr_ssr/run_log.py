@@ -1,5 +1,6 @@
 """A run's log: FuxiCTR's log file, what reaches the console, and the one reader of the progress
-lines fuxictr writes (epoch boundaries and ``[Metrics]`` lines)."""
+lines a run writes (fuxictr's epoch boundaries and ``[Metrics]`` lines, and the in-epoch
+``Progress:`` lines of :mod:`fuxictr_ssr.models.training_progress`)."""
 import logging
 import os
 import re
@@ -8,6 +9,7 @@ import time
 import fuxictr
 
 from . import __version__
+from .models.training_progress import PROGRESS_PREFIX
 
 EPOCH = re.compile(r"Epoch=(\d+) (start|end|early stop)")
 METRICS_PREFIX = "[Metrics] "
@@ -16,9 +18,11 @@ METRICS_PREFIX = "[Metrics] "
 def progress(message):
     """What a log message says of a run's progress: ``("metrics", text)`` for fuxictr's metric
     lines, ``("epoch", number, kind)`` for its epoch boundaries (kind ``start``, ``end`` or
-    ``early stop``), ``None`` for anything else."""
+    ``early stop``), ``("progress", text)`` for an in-epoch progress line, ``None`` for anything else."""
     if message.startswith(METRICS_PREFIX):
         return "metrics", message[len(METRICS_PREFIX):]
+    if message.startswith(PROGRESS_PREFIX):
+        return "progress", message[len(PROGRESS_PREFIX):]
     match = EPOCH.search(message)
     return ("epoch", int(match[1]), match[2]) if match else None
 
@@ -35,6 +39,8 @@ class EpochLines(logging.Handler):
         seen = progress(record.getMessage())
         if seen and seen[0] == "metrics":
             self.metrics = seen[1]
+        elif seen and seen[0] == "progress":
+            print(f"    {seen[1]}", flush=True)
         elif seen:
             now = time.perf_counter()
             if seen[2] != "start":  # fuxictr logs the start of the first epoch only

@@ -48,6 +48,12 @@ def test_runs_every_expid_and_seed_then_resumes(suite, tmp_path):
     assert "Seeds: 1, 2." in leaderboard and "fuxictr-ssr bench (test)" in leaderboard
     for expid in SUITE:
         assert f"| {expid} |" in leaderboard
+    # every run's validation curve (one epoch here), and the plot of them beside the board
+    from fuxictr_ssr.curves import read_curves
+    curves = read_curves(out, rows)
+    assert {expid: sorted(by_seed) for expid, by_seed in curves.items()} == {"DNN_gen": [1, 2], "SSR_D_gen": [1, 2]}
+    assert all(len(points) == 1 and points[0][0] == 1 for by_seed in curves.values() for points in by_seed.values())
+    assert os.path.getsize(os.path.join(out, "curves.png")) > 1000
 
     # report-only with a seed that never ran: nothing runs, the leaderboard keeps the rows there
     os.remove(os.path.join(out, "leaderboard.md"))

@@ -21,10 +21,13 @@ from ..optim import KerasAdam
 from ..presets import expand_preset
 from .execution import PRECISIONS, apply_execution
 from .sparse_embeddings import EMBEDDING_OPTIMIZERS, clip_gradient_norm, make_sparse, touched_rows_penalty
+from .training_progress import TrainingProgress, curves_path_of, tensorboard_available
 
 # Validation AUC gap between BatchNorm's running statistics (eval mode) and the validation batches'
 # own statistics above which the log warns; ``bn_check_threshold: null`` skips the check
 BN_CHECK_THRESHOLD = 0.005
+# seconds between in-epoch progress lines; ``progress_seconds: null`` turns them off
+PROGRESS_SECONDS = 60
 
 
 def effective_params(model_class, params):
@@ -101,6 +104,12 @@ class CheckedModel(BaseModel):
         require(isinstance(p.get("compile", False), bool), "compile", "true or false", p.get("compile"))
         warm = p.get("batch_norm_warm_start", True)
         require(isinstance(warm, bool), "batch_norm_warm_start", "true or false", warm)
+        every = p.get("progress_seconds", PROGRESS_SECONDS)
+        require(every is None or (is_number(every) and every > 0), "progress_seconds",
+                "a number of seconds > 0 between progress lines, or null", every)
+        require(p.get("log_to") in (None, "tensorboard"), "log_to", "null or tensorboard", p.get("log_to"))
+        if p.get("log_to") == "tensorboard" and not tensorboard_available():
+            raise ValueError("log_to: tensorboard needs the tensorboard package: pip install 'fuxictr-ssr[tensorboard]'")
         require(p.get("embedding_optimizer") in (None, *EMBEDDING_OPTIMIZERS), "embedding_optimizer",
                 f"null (FuxiCTR's dense updates) or one of {', '.join(EMBEDDING_OPTIMIZERS)}",
                 p.get("embedding_optimizer"))
@@ -113,7 +122,8 @@ class CheckedModel(BaseModel):
         """Model-specific checks on the effective params ``p``."""
 
     def finish_building(self, learning_rate, optimizer, loss, bn_check_threshold=BN_CHECK_THRESHOLD,
-                        batch_norm_warm_start=True, optimizer_epsilon=None, compile=False, precision="fp32", embedding_optimizer=None,
+                        batch_norm_warm_start=True, progress_seconds=PROGRESS_SECONDS, log_to=None,
+                        optimizer_epsilon=None, compile=False, precision="fp32", embedding_optimizer=None,
                         **unused):
         """FuxiCTR's closing steps of a model's ``__init__``: optimizer and loss, FuxiCTR's
         initialisation (xavier-normal Linear, then every ``init_weights``), device.
@@ -129,6 +139,7 @@ class CheckedModel(BaseModel):
         hidden-layer ones as SSR's embedding one, a :class:`~fuxictr_ssr.layers.WarmStartBatchNorm1d`,
         so that no model's validations read running statistics still dominated by torch's prior."""
         self.bn_check_threshold = bn_check_threshold
+        self.progress_seconds, self.log_to, self.progress, self.ics_surviving = progress_seconds, log_to, None, {}
         if batch_norm_warm_start:
             warm_start_batch_norms(self)
         self.loss_from_logits = loss in LOGIT_LOSSES
@@ -204,12 +215,40 @@ class CheckedModel(BaseModel):
                          "inf/NaN or huge values in a numeric input column (the data check names them), or an "
                          "invalid numeric setting such as a non-positive eps")
 
+    def fit(self, data_generator, *args, **kwargs):
+        """BaseModel's training, with the run's progress lines and curves
+        (:mod:`~fuxictr_ssr.models.training_progress`; one process of a data-parallel run writes them)."""
+        if not (torch.distributed.is_initialized() and torch.distributed.get_rank() != 0):
+            board = (os.path.join(os.path.dirname(self.checkpoint), "tensorboard", self.model_id)
+                     if self.log_to == "tensorboard" else None)
+            self.progress = TrainingProgress(len(data_generator), self.progress_seconds,
+                                             curves_path_of(self.checkpoint), board)
+        step = self.train_step
+
+        def train_step(batch_data):
+            loss = step(batch_data)
+            if self.progress:
+                rows = len(next(iter(batch_data.values())))
+                self.progress.step(self._epoch_index + 1, self._batch_index, rows, loss.item())
+            return loss
+
+        self.train_step = train_step
+        try:
+            return super().fit(data_generator, *args, **kwargs)
+        finally:
+            self.train_step = step
+            if self.progress:
+                self.progress.close()
+
     def eval_step(self):
         """BaseModel's validation step (validate, then checkpoint / early stop / lr decision), with
-        the BatchNorm check before the decision."""
+        the BatchNorm check before the decision and the validation kept in the run's curves."""
         logging.info("Evaluation @epoch %d - batch %d: ", self._epoch_index + 1, self._batch_index + 1)
         logs = self.validate()
         self.check_batch_norm(logs)
+        if self.progress:
+            self.progress.validation(self._epoch_index + 1, logs, self.optimizer.param_groups[0]["lr"],
+                                     self.ics_surviving)
         self.checkpoint_and_earlystop(logs)
         self.train()
 
@@ -236,8 +275,12 @@ class CheckedModel(BaseModel):
         return metrics, [1 - share for _, share in sorted(meter.fractions().items())]
 
     def validate(self):
-        """The monitored metrics on the validation split (eval mode), as BaseModel computes them."""
-        return self.evaluate(self.valid_gen, metrics=self._monitor.get_metrics())
+        """The monitored metrics on the validation split (eval mode), as BaseModel computes them;
+        ``ics_surviving`` keeps each ICS layer's surviving fraction over it (SSR-D)."""
+        with SurvivorMeter(ics_layers(self)) as meter:
+            logs = self.evaluate(self.valid_gen, metrics=self._monitor.get_metrics())
+        self.ics_surviving = meter.fractions()
+        return logs
 
     def check_batch_norm(self, logs):
         """Log the validation AUC in batch mode beside ``logs``' (eval mode); warn on a gap."""

@@ -6,7 +6,7 @@ from torch import nn
 
 from fuxictr.pytorch.layers import FeatureEmbedding, MLP_Block
 
-from ..analysis.ics_activity import SurvivorMeter, alpha_summary, ics_layers
+from ..analysis.ics_activity import alpha_summary, ics_layers
 from ..config import is_number, require, require_choice, require_int_list
 from ..layers import (EMBEDDING_NORMS, INDEX_RULES, SSR_BLOCKS, CompetitiveFilter, EmbeddingNorm, MultiViewSSRLayer,
                       SSRStack, ViewwiseLinear)
@@ -181,12 +181,10 @@ class SSR(CheckedModel):
 
     def validate(self):
         """The validation metrics, plus the ICS diagnostics of SSR-D layers in the log."""
-        with SurvivorMeter(ics_layers(self)) as meter:
-            logs = super().validate()
-        fractions = meter.fractions()
+        logs = super().validate()
         for depth, ics in ics_layers(self):
             logging.info("ICS layer %d: surviving fraction %.4f, alpha per iteration (mean over views) %s",
-                         depth, fractions.get(depth, float("nan")), alpha_summary(ics))
+                         depth, self.ics_surviving.get(depth, float("nan")), alpha_summary(ics))
         return logs
 
     def forward(self, inputs):
