@@ -19,9 +19,8 @@ setup(
         "pyyaml",
         "scikit-learn",
         "scipy",
-        # fuxictr's csv preprocessing calls scan_csv(dtypes=...), which polars 2 removed; the h5
-        # build streams csv chunks with LazyFrame.collect_batches
-        "polars>=1.34,<2",
+        # polars 2 works through compat.PolarsWithDtypes (fuxictr's scan_csv(dtypes=...))
+        "polars>=1.34,<3",
         # the sparsity, scale and tune reports draw figures after all their work: never optional
         "matplotlib",
     ],

@@ -7,6 +7,9 @@ and the fuxictr internals this package relies on.
   (both gone in numpy 2), and its metrics call
   ``log_loss(..., eps=1e-7)`` (gone in scikit-learn 1.5). :func:`patch_fuxictr` restores them,
   keeping BARS's logloss definition (predictions clipped to [1e-7, 1 - 1e-7]) in every release.
+* ``FeatureProcessor.read_data`` (both releases) calls ``polars.scan_csv(dtypes=...)``, an argument
+  polars 2 removed (renamed ``schema_overrides``): :func:`patch_fuxictr` gives that module a
+  :class:`PolarsWithDtypes` in place of ``polars``, so polars 1 and 2 both work.
   It also turns Ray's usage reporting off (``RAY_USAGE_STATS_ENABLED=0`` unless the user set it):
   fuxictr's parquet build starts Ray, which would otherwise try to report to the network.
   :mod:`fuxictr_ssr.models` and :mod:`fuxictr_ssr.data` apply it when imported, not the package
@@ -16,6 +19,7 @@ fuxictr internals used elsewhere (private names, or module attributes replaced a
 case a fuxictr release changes them:
 
 * ``fuxictr.metrics.log_loss``: replaced by :func:`clipped_log_loss` (here).
+* ``fuxictr.preprocess.feature_processor.pl``: replaced by :class:`PolarsWithDtypes` (here).
 * ``BaseModel._epoch_index``: read by the runner to record the best checkpoint's epoch.
 * ``BaseModel.eval_step``: rewritten by :class:`~fuxictr_ssr.models.checked_model.CheckedModel`
   (same steps, plus the BatchNorm check), reading ``_epoch_index``, ``_batch_index``,
@@ -51,6 +55,26 @@ def patch_fuxictr():
         np.unicode_ = np.str_
     import fuxictr.metrics
     fuxictr.metrics.log_loss = clipped_log_loss
+    import fuxictr.preprocess.feature_processor as feature_processor
+    if not isinstance(feature_processor.pl, PolarsWithDtypes):
+        feature_processor.pl = PolarsWithDtypes(feature_processor.pl)
+
+
+class PolarsWithDtypes:
+    """polars as fuxictr's ``FeatureProcessor.read_data`` calls it: its ``scan_csv(dtypes=...)``
+    is ``schema_overrides`` since polars 0.20.31, and polars 2 removed the old name. Everything
+    else is polars itself."""
+
+    def __init__(self, polars):
+        self._polars = polars
+
+    def __getattr__(self, name):
+        return getattr(self._polars, name)
+
+    def scan_csv(self, *args, dtypes=None, **kwargs):
+        if dtypes is not None:
+            kwargs["schema_overrides"] = dtypes
+        return self._polars.scan_csv(*args, **kwargs)
 
 
 def rank_data_loaders(feature_map, stage, **params):

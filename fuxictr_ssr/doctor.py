@@ -14,7 +14,7 @@ import sys
 from dataclasses import dataclass
 from importlib import metadata
 
-SUPPORTED = {"fuxictr": ("2.3.9", "2.4"), "torch": ("2.1", None), "polars": ("1.34", "2")}
+SUPPORTED = {"fuxictr": ("2.3.9", "2.4"), "torch": ("2.1", None), "polars": ("1.34", "3")}
 OPTIONAL = {"optuna": "the TPE sampler of `tune --sampler tpe` (pip install optuna)",
             "onnxruntime": "`export --format onnx` and its parity check (pip install 'fuxictr-ssr[export]')",
             "onnx": "`export --format onnx` (pip install 'fuxictr-ssr[export]')",
@@ -55,9 +55,7 @@ def range_check(package, installed):
     if installed is None:
         return Check(package, "not installed", "problem", f"pip install '{package}{wanted}'")
     inside = as_tuple(installed) >= as_tuple(low) and (high is None or as_tuple(installed) < as_tuple(high))
-    fix = "" if inside else f"pip install '{package}{wanted}'" + (
-        " (fuxictr's csv preprocessing calls polars' scan_csv(dtypes=...), which polars 2 removed)"
-        if package == "polars" else "")
+    fix = "" if inside else f"pip install '{package}{wanted}'"
     return Check(package, installed, "ok" if inside else "problem", fix)
 
 

@@ -75,7 +75,8 @@ def write_scores(trained, data_files, out, suffix, keep_columns, batch_size, chu
                 for raw in raw_chunks(path, processor, keep_columns, sep, chunk_rows):
                     features, labels = encode_rows(processor, raw)
                     scores = score_arrays(trained.model, features, batch_size)
-                    writer.write(raw.select(keep_columns).with_columns(pl.Series(SCORE_COLUMN, scores)))
+                    scored = pl.Series(SCORE_COLUMN, scores).to_frame()  # no kept column: no empty frame to widen
+                    writer.write(raw.select(keep_columns).hstack(scored) if keep_columns else scored)
                     rows += len(scores)
                     if evaluation:
                         evaluation.add(labels, scores, features)

@@ -20,7 +20,8 @@ def test_this_install_has_no_problem_and_the_report_names_every_check(capsys):
 
 
 @pytest.mark.parametrize("package, installed, fix", [
-    ("polars", "2.0.1", "pip install 'polars>=1.34,<2' (fuxictr's csv preprocessing calls polars' scan_csv"),
+    ("polars", "1.20.0", "pip install 'polars>=1.34,<3'"),
+    ("polars", "3.0.0", "pip install 'polars>=1.34,<3'"),
     ("fuxictr", "2.2.3", "pip install 'fuxictr>=2.3.9,<2.4'"),
     ("fuxictr", None, "pip install 'fuxictr>=2.3.9,<2.4'"),
     ("torch", "2.0.1+cu118", "pip install 'torch>=2.1'"),
