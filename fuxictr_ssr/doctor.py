@@ -18,8 +18,10 @@ SUPPORTED = {"fuxictr": ("2.3.9", "2.4"), "torch": ("2.1", None), "polars": ("1.
 OPTIONAL = {"optuna": "the TPE sampler of `tune --sampler tpe` (pip install optuna)",
             "onnxruntime": "`export --format onnx` and its parity check (pip install 'fuxictr-ssr[export]')",
             "onnx": "`export --format onnx` (pip install 'fuxictr-ssr[export]')",
-            "onnxscript": "`export --format onnx` (pip install 'fuxictr-ssr[export]')"}
-REPORTED = ["numpy", "pandas", "scikit-learn", "scipy", "h5py", "pyarrow", "matplotlib", "ray"]
+            "onnxscript": "`export --format onnx` (pip install 'fuxictr-ssr[export]')",
+            "ray": "`bench` / `tune --ray` (fuxictr 2.3.10 installs it; pip install ray)",
+            "tensorboard": "`log_to: tensorboard` (pip install 'fuxictr-ssr[tensorboard]')"}
+REPORTED = ["numpy", "pandas", "scikit-learn", "scipy", "h5py", "pyarrow", "matplotlib"]
 
 
 @dataclass
