@@ -15,17 +15,27 @@ def table_rows(text, first_cell):
             for line in text.splitlines() if re.match(rf"\|\s*{first_cell}\s*\|", line)]
 
 
+def board_rows(text):
+    """``{expid: {column header: cell}}`` of a leaderboard's table."""
+    header = table_rows(text, "rank")[0]
+    return {row[1]: dict(zip(header, row)) for row in table_rows(text, r"\d+")}
+
+
 def test_the_readme_results_table_is_the_tuned_frappe_leaderboard():
     readme = open(os.path.join(REPO_ROOT, "README.md")).read()
-    board = {row[1]: row for row in table_rows(open(BOARD).read(), r"\d+")}
+    board = board_rows(open(BOARD).read())
     shown = table_rows(readme, r"(DNN|DCNv2|DeepFM|SSR_S|SSR_D|WuKong|RankMixer)")
     assert len(shown) == len(board) == 7
-    for expid, tuning, auc, logloss, params, verdict in shown:
+    for expid, tuning, auc, logloss, params, *verdicts in shown:
         row = next(r for name, r in board.items() if re.fullmatch(rf"{expid}_frappe_x1(_tuned)?", name))
-        assert [tuning, auc, logloss, params] == [row[3], row[5], row[6], row[8]], expid
-        if verdict != "(best)":
-            gap, p_value, word = [part.strip() for part in verdict.split(",")]
-            assert row[11].startswith(gap) and float(p_value) == float(f"{float(row[12]):.2g}") and word == row[13]
+        assert [tuning, auc, logloss, params] == [row["tuning"], row["test AUC"], row["test logloss"], row["params"]]
+        for metric, verdict in zip(("AUC", "logloss"), verdicts):
+            if verdict != "(best)":
+                gap, p_value, word = [part.strip() for part in verdict.split(",")]
+                assert row[f"{metric} vs best other"].startswith(gap), (expid, metric)
+                assert float(p_value) == float(f"{float(row[f'{metric} p']):.2g}") and word == row[f"{metric} verdict"]
+            else:  # the best mean on that metric: ahead of every other (higher AUC, lower logloss)
+                assert row[f"{metric} vs best other"].startswith("+" if metric == "AUC" else "-"), (expid, metric)
 
 
 def fuxictr_version():
