@@ -434,7 +434,8 @@ def test_a_second_run_of_an_expid_in_progress_is_refused_before_it_starts(zoo):
     assert (run_files / "SSR_test.log").read_text() == ""  # refused before any work
     done = run(zoo, "run", "--expid", "SSR_test")  # the lock went with its holder
     assert done.returncode == 0, done.stderr[-2000:]
-    assert sorted(os.listdir(run_files)) == ["SSR_test.log", "SSR_test.model"]  # no lock or temporary left
+    # no lock or temporary left; the run's curves beside its log
+    assert sorted(os.listdir(run_files)) == ["SSR_test.curves.jsonl", "SSR_test.log", "SSR_test.model"]
 
 
 @pytest.mark.slow

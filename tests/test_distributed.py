@@ -51,7 +51,10 @@ def test_two_processes_train_once_and_report_the_checkpoints_metrics(dnn_zoo, mo
     assert len(losses) == 3 and losses[-1] < losses[0]
     lines = open(dnn_zoo / "config.csv").read().splitlines()
     assert len(lines) == 1 and "[exp_id] DNN_ddp" in lines[0]
-    assert sorted(os.listdir(dnn_zoo / "checkpoints" / "tiny_synthetic")) == ["DNN_ddp.log", "DNN_ddp.model"]
+    # one checkpoint, one log, one set of curves (process 0 writes them)
+    assert sorted(os.listdir(dnn_zoo / "checkpoints" / "tiny_synthetic")) == ["DNN_ddp.curves.jsonl", "DNN_ddp.log",
+                                                                             "DNN_ddp.model"]
+    assert len(open(dnn_zoo / "checkpoints" / "tiny_synthetic" / "DNN_ddp.curves.jsonl").readlines()) == 3
     reported = {k: float(v) for k, v in (part.split(": ") for part in
                                          lines[0].split("[test] ")[1].split(" - "))}
 
