@@ -88,6 +88,12 @@ def plugin_check():
         return Check("registered models", f"import failed: {error}", "problem", "reinstall: pip install fuxictr-ssr")
 
 
+def presence_check(package, status_if_missing, fix_if_missing):
+    installed = version_of(package)
+    return Check(package, installed or "not installed", "ok" if installed else status_if_missing,
+                 "" if installed else fix_if_missing)
+
+
 def run_checks():
     """Every check, in report order."""
     checks = [Check("python", platform.python_version(),
@@ -95,10 +101,8 @@ def run_checks():
                     "use Python 3.10 or newer")]
     checks += [range_check(package, version_of(package)) for package in ("fuxictr", "polars")]
     checks += torch_checks()
-    checks += [Check(package, version_of(package) or "not installed", "ok" if version_of(package) else "problem",
-                     "" if version_of(package) else f"pip install {package}") for package in REPORTED]
-    checks += [Check(package, version_of(package) or "not installed", "ok" if version_of(package) else "note",
-                     "" if version_of(package) else f"for {purpose}") for package, purpose in OPTIONAL.items()]
+    checks += [presence_check(package, "problem", f"pip install {package}") for package in REPORTED]
+    checks += [presence_check(package, "note", f"for {purpose}") for package, purpose in OPTIONAL.items()]
     checks.append(plugin_check())
     return checks
 
