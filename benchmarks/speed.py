@@ -7,7 +7,8 @@ execution modes, with the bytes each step moves and the roofline share each mode
 Every family is sized by one width knob to each parameter target and built once per mode through
 the models' own config keys: ``eager``, ``compiled`` (``compile: true``), ``bf16`` (``precision:
 bf16``) and ``compiled+bf16``; SSR runs ``ssr_layout: feature_major`` in the compiled modes (the
-layout built for the compiler) and its default layout in the eager ones. All models live in one
+layout built for the compiler; its default layout on torch 2.1, which refuses the other) and its
+default layout in the eager ones. All models live in one
 process at a fixed thread count and are timed in interleaved rounds (each round times every model
 once, the order rotating from round to round), so a slow phase of a noisy machine hits all of
 them alike; ratios to the DNN are taken within a round and reported as min / median / max over
@@ -35,6 +36,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 from torch.utils.flop_counter import FlopCounterMode
 
+from fuxictr_ssr.layers import feature_major_supported
 from fuxictr_ssr.scaling import width_for, with_width
 from report import emit
 
@@ -80,7 +82,8 @@ def sized(family, target):
 
 def build(params, mode, device):
     from fuxictr_ssr.registry import create_model
-    layout = {"ssr_layout": "feature_major"} if params["model"] == "SSR" and MODES[mode].get("compile") else {}
+    compiled_ssr = params["model"] == "SSR" and MODES[mode].get("compile")
+    layout = {"ssr_layout": "feature_major"} if compiled_ssr and feature_major_supported() else {}
     torch.manual_seed(0)
     return create_model({"embedding_dim": EMBEDDING_DIM, "embedding_norm": "none", "gpu": device_index(device),
                          **params, **MODES[mode], **layout}, feature_map())

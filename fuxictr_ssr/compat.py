@@ -7,6 +7,9 @@ and the fuxictr internals this package relies on.
   (both gone in numpy 2), and its metrics call
   ``log_loss(..., eps=1e-7)`` (gone in scikit-learn 1.5). :func:`patch_fuxictr` restores them,
   keeping BARS's logloss definition (predictions clipped to [1e-7, 1 - 1e-7]) in every release.
+* fuxictr 2.3.9's ``Tokenizer.fit_on_texts`` leaves a sequence's detected ``max_len`` a numpy
+  integer, which its ``FeatureMap.save`` cannot write as JSON (any sequence feature without a
+  ``max_len``): :func:`patch_fuxictr` makes it a Python ``int``.
 * ``FeatureProcessor.read_data`` (both releases) calls ``polars.scan_csv(dtypes=...)``, an argument
   polars 2 removed (renamed ``schema_overrides``): :func:`patch_fuxictr` gives that module a
   :class:`PolarsWithDtypes` in place of ``polars``, so polars 1 and 2 both work.
@@ -55,9 +58,24 @@ def patch_fuxictr():
         np.unicode_ = np.str_
     import fuxictr.metrics
     fuxictr.metrics.log_loss = clipped_log_loss
+    _int_max_len()
     import fuxictr.preprocess.feature_processor as feature_processor
     if not isinstance(feature_processor.pl, PolarsWithDtypes):
         feature_processor.pl = PolarsWithDtypes(feature_processor.pl)
+
+
+def _int_max_len():
+    from fuxictr.preprocess.tokenizer import Tokenizer
+    fit = getattr(Tokenizer, "fit_on_texts", None)  # 2.3.9 only; 2.3.10 fits in the processor
+    if fit is None or getattr(fit, "gives_int_max_len", False):
+        return
+
+    def fit_on_texts(self, *args, **kwargs):
+        fit(self, *args, **kwargs)
+        self.max_len = int(self.max_len)
+
+    fit_on_texts.gives_int_max_len = True
+    Tokenizer.fit_on_texts = fit_on_texts
 
 
 class PolarsWithDtypes:

@@ -42,9 +42,14 @@ def check_export_format(fmt):
         if missing:
             raise ValueError(f"--format onnx needs {', '.join(missing)} (torch's ONNX exporter and the parity check): "
                              "pip install 'fuxictr-ssr[export]'")
-        if "dynamo" not in inspect.signature(torch.onnx.export).parameters:
+        if not has_onnx_exporter():
             raise ValueError(f"--format onnx needs torch's torch.export-based exporter (torch >= 2.6); this is torch "
                              f"{torch.__version__}: use --format torchscript or a newer torch")
+
+
+def has_onnx_exporter():
+    """Whether this torch's ``torch.onnx.export`` has the ``torch.export``-based path we use."""
+    return "dynamo" in inspect.signature(torch.onnx.export).parameters
 
 
 def _importable(name):

@@ -3,14 +3,26 @@ import contextlib
 import io
 import os
 import subprocess
+from importlib.metadata import version
 from collections import OrderedDict
 
+import pytest
 import torch
 import yaml
 from fuxictr.features import FeatureMap
 
 from fuxictr_ssr import cli
 from fuxictr_ssr.data import SyntheticSpec, dataset_config, write_splits
+from fuxictr_ssr.layers import feature_major_supported
+
+
+def fuxictr_version():
+    return version("fuxictr")
+
+
+# ssr_layout: feature_major is refused on torch 2.1 (its GELU gradient; see layers/ssr_stack.py)
+needs_feature_major = pytest.mark.skipif(not feature_major_supported(), reason=(
+    f"torch {torch.__version__}: ssr_layout feature_major needs torch >= 2.2"))
 
 
 def categorical_feature_map(num_fields=12, vocab_size=22, dataset_id="generated"):

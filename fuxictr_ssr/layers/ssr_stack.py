@@ -1,4 +1,12 @@
+import torch
 from torch import nn
+
+
+def feature_major_supported():
+    """torch 2.1's GELU backward is wrong on the CPU when the incoming gradient is strided
+    differently from the activation, which is what the feature-major layout's transposes give
+    (gradients off by O(1), measured; torch 2.2 computes them right)."""
+    return torch.__version__ >= (2, 2)
 
 
 class SSRStack(nn.Sequential):
@@ -19,12 +27,15 @@ class SSRStack(nn.Sequential):
         >>> import torch
         >>> from fuxictr_ssr.layers import MultiViewSSRLayer
         >>> layers = [MultiViewSSRLayer(40, 2, 8), MultiViewSSRLayer(16, 2, 8, reduce="mean")]
-        >>> stack = SSRStack(layers, feature_major=True)
+        >>> stack = SSRStack(layers, feature_major=feature_major_supported())
         >>> stack(torch.randn(5, 40)).shape
         torch.Size([5, 8])
     """
 
     def __init__(self, layers, feature_major=False):
+        if feature_major and not feature_major_supported():
+            raise ValueError(f"ssr_layout: feature_major needs torch >= 2.2 (torch {torch.__version__}'s GELU "
+                             "gradient is wrong for its transposed activations); use batch_major")
         super().__init__(*layers)
         self.feature_major = feature_major
 

@@ -9,7 +9,7 @@ from fuxictr.pytorch.layers import FeatureEmbedding, MLP_Block
 from ..analysis.ics_activity import alpha_summary, ics_layers
 from ..config import is_number, require, require_choice, require_int_list
 from ..layers import (EMBEDDING_NORMS, INDEX_RULES, SSR_BLOCKS, CompetitiveFilter, EmbeddingNorm, MultiViewSSRLayer,
-                      SSRStack, ViewwiseLinear)
+                      SSRStack, ViewwiseLinear, feature_major_supported)
 from ..layers.keras_init import glorot_normal_, glorot_uniform_
 from ..registry import register_model
 from .checked_model import CheckedModel, flattened_embedding_dim
@@ -142,6 +142,9 @@ class SSR(CheckedModel):
         require_choice(p, "filter_index_rule", INDEX_RULES)
         require_choice(p, "weight_init", WEIGHT_INITS)
         require_choice(p, "ssr_layout", SSR_LAYOUTS)
+        require(p["ssr_layout"] == "batch_major" or feature_major_supported(), "ssr_layout",
+                f"batch_major on torch {torch.__version__} (feature_major needs torch >= 2.2: torch 2.1's GELU "
+                "gradient is wrong for its transposed activations)", p["ssr_layout"])
         require(is_number(p["topk_fraction"]) and 0 < p["topk_fraction"] <= 1, "topk_fraction", "a number in (0, 1]",
                 p["topk_fraction"])
         require(is_number(p["filter_dropout"]) and 0 <= p["filter_dropout"] < 1, "filter_dropout",
