@@ -32,12 +32,15 @@ def plot_curves(out_dir, title, rows):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     figure, axis = plt.subplots(figsize=(7.5, 4.5))
-    for expid, by_seed in sorted(curves.items()):
+    # tab10 repeats its colours from the 11th line on (a 12-trial search has 12)
+    colours = plt.get_cmap("tab10" if len(curves) <= 10 else "tab20").colors
+    for number, (expid, by_seed) in enumerate(sorted(curves.items())):
         epochs = sorted({epoch for points in by_seed.values() for epoch, _ in points})
         values = [[auc for points in by_seed.values() for e, auc in points if e == epoch] for epoch in epochs]
-        line = axis.plot(epochs, [np.mean(v) for v in values], marker=".", label=f"{expid} ({len(by_seed)} seeds)")
-        axis.fill_between(epochs, [min(v) for v in values], [max(v) for v in values], alpha=0.2,
-                          color=line[0].get_color())
+        colour = colours[number % len(colours)]
+        axis.plot(epochs, [np.mean(v) for v in values], marker=".", color=colour,
+                  label=f"{expid} ({len(by_seed)} seeds)")
+        axis.fill_between(epochs, [min(v) for v in values], [max(v) for v in values], alpha=0.2, color=colour)
     axis.set(xlabel="epoch", ylabel="validation AUC", title=f"{title}: validation AUC per epoch (mean, seed range)")
     axis.grid(alpha=0.3)
     axis.legend(fontsize=7, loc="lower right")

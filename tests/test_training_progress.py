@@ -71,3 +71,20 @@ def test_bad_progress_keys_are_named():
         DNN.check_params({"progress_seconds": 0})
     with pytest.raises(ValueError, match="log_to: expected null or tensorboard, got 'wandb'"):
         DNN.check_params({"log_to": "wandb"})
+
+
+def test_a_twelve_trial_search_gets_twelve_colours(tmp_path, monkeypatch):
+    import matplotlib.axes
+    from fuxictr_ssr.curves import plot_curves
+    rows = [{"expid": f"trial_{n:02d}", "seed": "2021"} for n in range(12)]
+    folder = tmp_path / "checkpoints" / "seed_2021" / "data"
+    folder.mkdir(parents=True)
+    for n, row in enumerate(rows):
+        lines = [json.dumps({"epoch": e, "valid": {"AUC": 0.5 + 0.01 * n + 0.001 * e}}) for e in (1, 2)]
+        (folder / f"{row['expid']}.curves.jsonl").write_text("\n".join(lines) + "\n")
+    drawn = []
+    real_plot = matplotlib.axes.Axes.plot
+    monkeypatch.setattr(matplotlib.axes.Axes, "plot", lambda self, *a, **k: drawn.append(k["color"]) or
+                        real_plot(self, *a, **k))
+    assert plot_curves(str(tmp_path), "search", rows) == str(tmp_path / "curves.png")
+    assert len(drawn) == 12 and len(set(drawn)) == 12
