@@ -112,12 +112,14 @@ def csv_chunks(path, sep, dtypes, chunk_rows):
     """The rows of a csv file (with a header line) as polars frames of ``chunk_rows`` rows
     (:func:`~fuxictr_ssr.data.raw_check.line_chunks`: memory holds one chunk)."""
     import polars as pl
+    overrides = None
     for _, header, body in line_chunks(path, chunk_rows):
-        # only the file's own columns: polars 1.34 applies a dict naming an absent column (an
-        # unlabelled file's label) to the wrong columns
-        names = pl.read_csv(io.BytesIO(header), separator=sep, n_rows=0).columns
-        yield pl.read_csv(io.BytesIO(header + body), separator=sep,
-                          schema_overrides={name: dtype for name, dtype in dtypes.items() if name in names})
+        if overrides is None:  # one header per file
+            # only the file's own columns: polars 1.34 applies a dict naming an absent column (an
+            # unlabelled file's label) to the wrong columns
+            names = pl.read_csv(io.BytesIO(header), separator=sep, n_rows=0).columns
+            overrides = {name: dtype for name, dtype in dtypes.items() if name in names}
+        yield pl.read_csv(io.BytesIO(header + body), separator=sep, schema_overrides=overrides)
 
 
 def write_split(processor, files, out_path, sep=",", chunk_rows=CHUNK_ROWS):
