@@ -24,17 +24,21 @@ from fuxictr_ssr.bench import run_benchmark  # noqa: E402
 from fuxictr_ssr.records import read_results  # noqa: E402
 
 # boards whose rows come from several folders: the config folder that defines all their experiments
-GATHERED = {"results/experiments/Frappe_x1/tuned": "experiments/Frappe_x1/tuned"}
+# (benchmarks/gather_tuned.py writes them)
+GATHERED = {"results/experiments/Frappe_x1/tuned": "experiments/Frappe_x1/tuned",
+            "results/experiments/MovieLens100K/tuned": "experiments/MovieLens100K/tuned"}
 
 
 def board_source(folder):
-    """``(config, seeds, max_epochs, title)`` of the board in ``folder``; ``ValueError`` naming
-    what cannot be worked out."""
+    """``(config, seeds, max_epochs, title, command)`` of the board in ``folder`` (``command``: the
+    first one the board names, kept for rows that do not record theirs); ``ValueError`` naming what
+    cannot be worked out."""
     text = open(os.path.join(folder, "leaderboard.md")).read()
     title = re.match(r"# (.*) leaderboard", text).group(1)
     seeds = [int(s) for s in re.search(r"^Seeds: ([\d, ]+)\.", text, re.M).group(1).split(", ")]
     commands = {row.get("command", "") for row in read_results(os.path.join(folder, "results.csv"))}
-    commands |= set(re.findall(r"`(fuxictr-ssr (?:bench|tune|scale) [^`]*)`", text))  # rows from before that column
+    on_board = re.findall(r"`(fuxictr-ssr (?:bench|tune|scale) [^`]*)`", text)  # rows from before that column
+    commands |= set(on_board)
     caps = {m.group(1) for c in commands for m in [re.search(r"--max-epochs (\d+)", c)] if m}
     relative = os.path.relpath(folder, REPO_ROOT)
     name, parent = os.path.basename(folder), os.path.dirname(folder)
@@ -54,7 +58,7 @@ def board_source(folder):
         config = os.path.join(REPO_ROOT, configs.pop())
     if len(caps) > 1:
         raise ValueError(f"{relative}: rows made under different --max-epochs ({', '.join(sorted(caps))})")
-    return config, seeds, int(caps.pop()) if caps else None, title
+    return config, seeds, int(caps.pop()) if caps else None, title, on_board[0] if on_board else ""
 
 
 def main():
@@ -66,9 +70,9 @@ def main():
     failed = []
     for folder in folders:
         try:
-            config, seeds, max_epochs, title = board_source(folder)
+            config, seeds, max_epochs, title, command = board_source(folder)
             rows = run_benchmark(config, seeds, folder, report_only=True, max_epochs=max_epochs, title=title,
-                                 log=lambda message: None)
+                                 command=command, log=lambda message: None)
             print(f"{os.path.relpath(folder, REPO_ROOT)}: {len(rows)} rows ({os.path.relpath(config, REPO_ROOT)})")
         except (ValueError, OSError) as error:
             failed.append(folder)
