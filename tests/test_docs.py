@@ -8,6 +8,7 @@ from helpers import fuxictr_version
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BOARD = os.path.join(REPO_ROOT, "results", "experiments", "Frappe_x1", "tuned", "leaderboard.md")
+ML_BOARD = os.path.join(REPO_ROOT, "results", "experiments", "MovieLens100K", "tuned", "leaderboard.md")
 
 
 def table_rows(text, first_cell):
@@ -22,14 +23,18 @@ def board_rows(text):
     return {row[1]: dict(zip(header, row)) for row in table_rows(text, r"\d+")}
 
 
-def test_the_readme_results_table_is_the_tuned_frappe_leaderboard():
+@pytest.mark.parametrize("board_path, first_cell, tuning", [
+    (BOARD, r"\w+_frappe_x1(_tuned)?", None),  # every row of the tuned Frappe_x1 board
+    (ML_BOARD, r"\w+_movielens100k_tuned", "tuned: 12 trials"),  # the rows of MovieLens100K's 12-trial searches
+])
+def test_the_readme_results_tables_are_the_tuned_leaderboards(board_path, first_cell, tuning):
     readme = open(os.path.join(REPO_ROOT, "README.md")).read()
-    board = board_rows(open(BOARD).read())
-    shown = table_rows(readme, r"\w+_frappe_x1(_tuned)?")
-    assert [cells[0] for cells in shown] == list(board)  # every row, in the board's order
-    for expid, tuning, auc, logloss, params, *verdicts in shown:
+    board = board_rows(open(board_path).read())
+    shown = table_rows(readme, first_cell)
+    assert [cells[0] for cells in shown] == [e for e, row in board.items() if tuning in (None, row["tuning"])]
+    for expid, tuning_shown, auc, logloss, params, *verdicts in shown:
         row = board[expid]
-        assert [tuning, auc, logloss, params] == [row["tuning"], row["test AUC"], row["test logloss"], row["params"]]
+        assert [tuning_shown, auc, logloss, params] == [row["tuning"], row["test AUC"], row["test logloss"], row["params"]]
         for metric, verdict in zip(("AUC", "logloss"), verdicts):
             if verdict != "(best)":
                 gap, p_value, word = [part.strip() for part in verdict.split(",")]
