@@ -106,3 +106,8 @@ def test_power_law_fit_recovers_a_known_exponent_and_says_when_it_cannot_give_an
     assert fit_power_law([1e5, 1e5, 2e5], [0.2, 0.21, 0.19])["reason"].startswith("2 sizes")
     accelerating = fit_power_law([1e5, 1e6, 1e7], [0.4917, 0.4911, 0.4893])  # falls faster with more compute
     assert accelerating["interval"] is None and accelerating["reason"].startswith("b at its bound")
+    assert accelerating["at_bound"] and not fit["at_bound"] and not three["at_bound"]
+    from fuxictr_ssr.scaling import fit_lines
+    row = fit_lines({"X": {"logloss": accelerating, "AUC": rising, "sizes": 3}})[2]
+    # a bound exponent and its floor are no estimates: the table gives neither, only the reason
+    assert row.startswith("| X | 3 | 3 | - (b at its bound (") and "| - | 0.3" in row

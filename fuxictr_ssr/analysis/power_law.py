@@ -19,12 +19,14 @@ import numpy as np
 
 
 def fit_power_law(x, y, decreasing=True):
-    """``{"exponent", "interval" (None without one), "scale", "floor", "points", "reason"}``."""
+    """``{"exponent", "interval" (None without one), "scale", "floor", "points", "reason", "at_bound"}``
+    (``at_bound``: the exponent sits at a bound of its range, so the curve describes no power law)."""
     from scipy import optimize, stats
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     sign = 1.0 if decreasing else -1.0
     relative = x / x.min()
-    result = {"points": len(x), "exponent": None, "interval": None, "scale": None, "floor": None, "reason": ""}
+    result = {"points": len(x), "exponent": None, "interval": None, "scale": None, "floor": None, "reason": "",
+              "at_bound": False}
     if len(np.unique(x)) < 3:
         result["reason"] = f"{len(np.unique(x))} sizes: a power law plus a constant needs at least 3"
         return result
@@ -44,6 +46,7 @@ def fit_power_law(x, y, decreasing=True):
         return result
     result.update(exponent=float(b), scale=float(a), floor=float(c))
     if not 0.01 < b < 9.99:
+        result["at_bound"] = True
         result["reason"] = f"b at its bound ({b:.3g}): the points do not level off as a power law does"
         return result
     dof = len(x) - 3
