@@ -211,9 +211,11 @@ class Board:
         def finished(item, result, seconds):
             (expid, seed), count = item, finished_runs["count"] + 1
             in_progress.discard(item)
-            append_result(self.results_csv, result_row(result, self.fingerprints[expid], version, self.command))
+            # FuxiCTR's line first: the row marks the run done, so a kill between the two writes makes
+            # the rerun repeat the run rather than keep a row whose line is lost
             append_result_line(os.path.join(self.out_dir, os.path.basename(folders[expid]) + ".csv"), expid,
                                result["dataset_id"], result["valid"], result["test"])
+            append_result(self.results_csv, result_row(result, self.fingerprints[expid], version, self.command))
             finished_runs.update(count=count, seconds=finished_runs["seconds"] + seconds)
             left = len(todo) - count - len(failures)
             self.log(f"[{count}/{len(todo)}] {expid} seed {seed}: test AUC {result['test']['AUC']:.6f}, logloss "
