@@ -162,7 +162,7 @@ def family_fits(rows, flops):
 
 def fit_lines(fits):
     def cell(fit):
-        if fit["exponent"] is None or fit["at_bound"]:  # the reason gives a bound exponent's value
+        if fit["exponent"] is None:
             return f"- ({fit['reason']})"
         interval = (f" [{fit['interval'][0]:.3f}, {fit['interval'][1]:.3f}]" if fit["interval"]
                     else f" (no interval: {fit['reason']})")
@@ -170,8 +170,8 @@ def fit_lines(fits):
     lines = ["| family | sizes | runs | test logloss: exponent b [95%] | logloss floor c | test AUC: exponent b [95%] "
              "| AUC ceiling c |", "|---|---|---|---|---|---|---|"]
     for family, fit in fits.items():
-        floor, ceiling = (f"{f['floor']:.4f}" if f["floor"] is not None and not f["at_bound"] else "-"
-                          for f in (fit["logloss"], fit["AUC"]))
+        floor = "-" if fit["logloss"]["floor"] is None else f"{fit['logloss']['floor']:.4f}"
+        ceiling = "-" if fit["AUC"]["floor"] is None else f"{fit['AUC']['floor']:.4f}"
         lines.append(f"| {family} | {fit['sizes']} | {fit['logloss']['points']} | {cell(fit['logloss'])} | {floor} "
                      f"| {cell(fit['AUC'])} | {ceiling} |")
     lines += ["", "Fit per family over every run (size x seed): test logloss = c + a (F / F_min)^-b, test AUC = "
@@ -194,7 +194,7 @@ def plot_scaling(out_dir, table, fits):
         by_flops.errorbar(x, [p["test_logloss_mean"] for p in points], yerr=[p["test_logloss_std"] for p in points],
                           marker="o", capsize=3, linestyle="none", color=line[0].get_color(), label=family)
         fit = fits[family]["logloss"]
-        if fit["exponent"] is not None and not fit["at_bound"]:  # a bound exponent follows no power law
+        if fit["exponent"] is not None:
             grid = np.geomspace(min(x), max(x), 50)
             by_flops.plot(grid, fit["floor"] + fit["scale"] * (grid / min(x)) ** -fit["exponent"],
                           color=line[0].get_color(), alpha=0.6, label=f"{family} fit, b = {fit['exponent']:.2f}")

@@ -20,7 +20,8 @@ import numpy as np
 
 def fit_power_law(x, y, decreasing=True):
     """``{"exponent", "interval" (None without one), "scale", "floor", "points", "reason", "at_bound"}``
-    (``at_bound``: the exponent sits at a bound of its range, so the curve describes no power law)."""
+    (``at_bound``: the exponent ran to a bound of its range, so the points follow no power law and
+    exponent, scale and floor stay None)."""
     from scipy import optimize, stats
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     sign = 1.0 if decreasing else -1.0
@@ -44,11 +45,11 @@ def fit_power_law(x, y, decreasing=True):
     except (RuntimeError, ValueError) as error:
         result["reason"] = f"the fit did not converge ({error})"
         return result
-    result.update(exponent=float(b), scale=float(a), floor=float(c))
-    if not 0.01 < b < 9.99:
-        result["at_bound"] = True
-        result["reason"] = f"b at its bound ({b:.3g}): the points do not level off as a power law does"
+    if not 0.01 < b < 9.99:  # no estimate: the curve, exponent and floor are left out, the value named
+        result.update(at_bound=True,
+                      reason=f"b at its bound ({b:.3g}): the points do not level off as a power law does")
         return result
+    result.update(exponent=float(b), scale=float(a), floor=float(c))
     dof = len(x) - 3
     standard_error = math.sqrt(covariance[1, 1]) if np.isfinite(covariance[1, 1]) else math.inf
     if dof < 1:
